@@ -1,0 +1,1 @@
+"""Dataset builders: the embedded nuclei set and a synthetic COCO generator."""

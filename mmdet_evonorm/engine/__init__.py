@@ -1,0 +1,1 @@
+"""Hooks and runtime helpers (safe checkpoints, CPU-distributed launch)."""

@@ -1,0 +1,3 @@
+from .evonorm import EvoNormS0
+
+__all__ = ["EvoNormS0"]
