@@ -5,7 +5,7 @@ in the mmengine/mmdet registries, so configs only need
 ``custom_imports = dict(imports=['mmdet_evonorm'], allow_failed_imports=False)``.
 """
 
-from . import engine, models  # noqa: F401  (registration side effects)
+from . import engine, evaluation, models  # noqa: F401  (registration side effects)
 from .version import __version__
 
 __all__ = ["__version__"]

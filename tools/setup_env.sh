@@ -36,6 +36,10 @@ fi
 
 echo "[setup] 3/5 mmengine, mmdet, pycocotools, test tools"
 "${PIP[@]}" -q -r requirements/runtime.txt -r requirements/tests.txt
+# timm is a test-only reference for EvoNorm-S0. Its package needs torchvision,
+# which does not load beside the torch 2.13 CPU build, so it goes in without
+# dependencies and the tests load only timm/layers (see README "Stack").
+"${PIP[@]}" -q --no-deps "timm==1.0.31"
 
 echo "[setup] 4/5 mmdet_evonorm (editable)"
 "${PIP[@]}" -q --no-build-isolation --no-deps -e .
