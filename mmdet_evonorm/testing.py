@@ -59,9 +59,10 @@ def demo_batch(
 
 def build_detector(model_cfg: ConfigDict) -> torch.nn.Module:
     """Build a detector in mmdet's scope with this package registered."""
-    import mmdet_evonorm  # noqa: F401
     from mmdet.registry import MODELS
     from mmdet.utils import register_all_modules
+
+    import mmdet_evonorm  # noqa: F401
 
     register_all_modules()
     return MODELS.build(copy.deepcopy(model_cfg))
