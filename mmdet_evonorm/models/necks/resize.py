@@ -18,6 +18,8 @@ no rounding error; TF computes them in float32, a difference below 1e-6).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -64,3 +66,8 @@ def _legacy_linear(x: Tensor, out_len: int, dim: int) -> Tensor:
     shape[dim] = out_len
     x_low = x.index_select(dim, low)
     return x_low + (x.index_select(dim, high) - x_low) * frac.view(shape)
+
+
+def mean_resized(maps: Sequence[Tensor], size: tuple[int, int], mode: str) -> Tensor:
+    """Resize every map of ``maps`` to ``size`` and return their arithmetic mean."""
+    return torch.stack([resize_bilinear(x, size, mode) for x in maps]).mean(0)
