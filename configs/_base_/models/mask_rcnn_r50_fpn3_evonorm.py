@@ -3,6 +3,8 @@
 # RPN with GIoU on P3-P6, RoIs from P3-P6 (finest_scale=112 = canonical 224 @ P4),
 # box head 2FC+GN(32)+ReLU, mask head 4 conv + deconv with BN+ReLU after each.
 evonorm = dict(type="EvoNormS0")
+# BN of the RoI heads: TF decay 0.997 (= momentum 0.003), eps 1e-4, batch statistics (SPEC §4.8).
+roi_bn = dict(type="BN", momentum=0.003, eps=1e-4, requires_grad=True)
 model = dict(
     type="MaskRCNN",
     data_preprocessor=dict(
@@ -88,7 +90,7 @@ model = dict(
             in_channels=256,
             conv_out_channels=256,
             num_classes=80,
-            norm_cfg=dict(type="BN", requires_grad=True),
+            norm_cfg=roi_bn,
             act_cfg=dict(type="ReLU"),
             loss_mask=dict(type="CrossEntropyLoss", use_mask=True, loss_weight=1.0),
         ),

@@ -1,0 +1,28 @@
+# The "C3" rows' RoI side (Mask-RCNN-FPN-C3*.yaml, SPEC §4.7) on top of the recipe:
+# RoIs pooled 7x7 from P3 only, a randomly initialised stride-1 Res5 stage (3 bottlenecks,
+# 2048 out, BN trainable in train mode) shared by the box predictor (global average pool
+# -> FC) and the mask branch (deconv 7 -> 14, no convs), as in mmdet's C4 recipe.
+_base_ = "./recipe.py"
+
+box = _base_.model.roi_head.bbox_head
+model = dict(
+    roi_head=dict(
+        shared_head=dict(type="Res5SharedHead", in_channels=256),
+        bbox_roi_extractor=dict(featmap_strides=[8]),
+        bbox_head=dict(
+            _delete_=True,
+            type="BBoxHead",
+            with_avg_pool=True,
+            roi_feat_size=7,
+            in_channels=2048,
+            num_classes=box.num_classes,
+            bbox_coder=box.bbox_coder,
+            reg_class_agnostic=False,
+            loss_cls=box.loss_cls,
+            loss_bbox=box.loss_bbox,
+        ),
+        mask_roi_extractor=None,
+        mask_head=dict(num_convs=0, in_channels=2048),
+    ),
+    train_cfg=dict(rcnn=dict(mask_size=14)),
+)

@@ -1,0 +1,9 @@
+# Seed row C3, "sephv2" with BN: B1 with the sephv2 box head (cls 2 FC, reg 4 convs)
+# on BN (TF decay 0.997, eps 1e-4) + ReLU.
+_base_ = "./mask_rcnn_fpn3_evonorm.py"
+
+model = dict(
+    roi_head=dict(
+        bbox_head=dict(type="SepHV2BBoxHead", norm_cfg=_base_.roi_bn, act_cfg=dict(type="ReLU"))
+    )
+)

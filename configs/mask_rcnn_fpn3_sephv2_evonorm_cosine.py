@@ -1,0 +1,7 @@
+# Seed row C4, "sephv2+cosine+EvoNormS head" (the seed's best row): B2 (cosine +
+# EvoNorm-S0 mask head) with the sephv2 box head on EvoNorm-S0 (2-D on the FCs), no act.
+_base_ = "./mask_rcnn_fpn3_evonorm_cosine_evomask.py"
+
+model = dict(
+    roi_head=dict(bbox_head=dict(type="SepHV2BBoxHead", norm_cfg=_base_.evonorm, act_cfg=None))
+)
