@@ -79,3 +79,54 @@ def run_loss_and_predict(model: torch.nn.Module, batch: dict | None = None):
         data = model.data_preprocessor(batch, False)
         predictions = model(**data, mode="predict")
     return losses, predictions
+
+
+# Output widths of ResNet-50's and ResNet-18's stages (C2..C5).
+_R50_TO_R18 = {256: 64, 512: 128, 1024: 256, 2048: 512}
+
+
+_WIDTH_KEYS = ("in_channels", "out_channels", "feat_channels", "conv_out_channels")
+
+
+def _narrow(cfg, width: int) -> None:
+    """Scale the recipe's widths: 256 (FPN, heads), 512 (F3) and 2048 (Res5 output) to
+    ``width``, ``2 * width`` and ``2 * width``; Res5 bottleneck planes and FCs follow."""
+    scale = {256: width, 512: 2 * width, 2048: 2 * width}
+    for key, value in cfg.items():
+        if key in _WIDTH_KEYS and isinstance(value, int):
+            cfg[key] = scale.get(value, value)
+        elif key == "fc_out_channels":
+            cfg[key] = 4 * width
+        elif key == "planes":
+            cfg[key] = width // 2
+        elif isinstance(value, dict):
+            _narrow(value, width)
+        elif isinstance(value, list):
+            for item in value:
+                if isinstance(item, dict):
+                    _narrow(item, width)
+
+
+def shrink_for_cpu(
+    model_cfg: ConfigDict, width: int = 64, num_rois: int = 32, num_proposals: int = 100
+) -> ConfigDict:
+    """Make any row's model config cheap enough for a CPU test, keeping its structure.
+
+    ResNet-50 becomes a randomly initialised ResNet-18 (neck stages reading backbone
+    maps get R18's widths), the FPN/head widths shrink (see ``_narrow``), the RPN keeps ``num_proposals``
+    per image and the RoI sampler ``num_rois``. Module types, depths, norms and the
+    feature routing stay as configured.
+    """
+    model = copy.deepcopy(model_cfg)
+    model.backbone.update(depth=18, init_cfg=None)
+    necks = model.neck if isinstance(model.neck, list) else [model.neck]
+    for neck in necks:
+        if isinstance(neck.get("in_channels"), list):  # reads backbone maps
+            neck.in_channels = [_R50_TO_R18.get(c, c) for c in neck.in_channels]
+        _narrow(neck, width)
+    for part in (model.rpn_head, model.roi_head):
+        _narrow(part, width)
+    model.train_cfg.rcnn.sampler.num = num_rois
+    model.train_cfg.rpn_proposal.update(nms_pre=num_proposals * 2, max_per_img=num_proposals)
+    model.test_cfg.rpn.update(nms_pre=num_proposals * 2, max_per_img=num_proposals)
+    return model

@@ -7,7 +7,7 @@ _base_ = "./recipe.py"
 box = _base_.model.roi_head.bbox_head
 model = dict(
     roi_head=dict(
-        shared_head=dict(type="Res5SharedHead", in_channels=256),
+        shared_head=dict(type="Res5SharedHead", in_channels=256, planes=512),  # 2048 out
         bbox_roi_extractor=dict(featmap_strides=[8]),
         bbox_head=dict(
             _delete_=True,

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import torch
-from mmcv.cnn import ConvModule
 from mmdet.registry import MODELS
 from mmdet.utils import OptConfigType, OptMultiConfig
 from mmengine.model import BaseModule
 from torch import Tensor
 
+from .conv_norm_act import conv3x3_norm_act
+from .default_cfgs import EVONORM_S0, XAVIER_CONV_INIT
 from .resize import check_resize_mode, mean_resized, resize_bilinear
 
 
@@ -49,35 +49,21 @@ class BalanceStage(BaseModule):
         in_channels: int,
         refine_level: int = 1,
         resize_mode: str = "torch_bilinear",
-        norm_cfg: OptConfigType = dict(type="EvoNormS0"),
+        norm_cfg: OptConfigType = EVONORM_S0,
         act_cfg: OptConfigType = None,
-        init_cfg: OptMultiConfig = dict(
-            type="Xavier", layer="Conv2d", distribution="uniform"
-        ),
+        init_cfg: OptMultiConfig = XAVIER_CONV_INIT,
     ) -> None:
         super().__init__(init_cfg=init_cfg)
         self.in_channels = in_channels
         self.refine_level = refine_level
         self.resize_mode = check_resize_mode(resize_mode)
-        self.refine_conv = ConvModule(
-            in_channels,
-            in_channels,
-            3,
-            padding=1,
-            bias=False,
-            norm_cfg=norm_cfg,
-            act_cfg=act_cfg,
-        )
+        self.refine_conv = conv3x3_norm_act(in_channels, in_channels, norm_cfg, act_cfg)
 
     def forward(self, inputs: Sequence[Tensor]) -> tuple[Tensor, ...]:
         """Return every level plus the refined mean resized to its size."""
         if not 0 <= self.refine_level < len(inputs):
-            raise ValueError(
-                f"refine_level={self.refine_level} needs more than {len(inputs)} maps"
-            )
+            raise ValueError(f"refine_level={self.refine_level} needs more than {len(inputs)} maps")
         size = inputs[self.refine_level].shape[-2:]
         mean = mean_resized(inputs, size, self.resize_mode)
         refined = self.refine_conv(mean)
-        return tuple(
-            x + resize_bilinear(refined, x.shape[-2:], self.resize_mode) for x in inputs
-        )
+        return tuple(x + resize_bilinear(refined, x.shape[-2:], self.resize_mode) for x in inputs)

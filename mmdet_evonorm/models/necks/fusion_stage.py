@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-from mmcv.cnn import ConvModule
 from mmdet.registry import MODELS
 from mmdet.utils import OptConfigType, OptMultiConfig
 from mmengine.model import BaseModule
 from torch import Tensor
 
+from .conv_norm_act import conv3x3_norm_act
+from .default_cfgs import EVONORM_S0, XAVIER_CONV_INIT
 from .resize import check_resize_mode, mean_resized
 
 _OUT_WIDTH_FACTOR = {"v1": 2, "v2": 1}  # F3 width relative to the P-level width
@@ -53,11 +54,9 @@ class FusionStage(BaseModule):
         in_channels: int,
         version: str = "v1",
         resize_mode: str = "torch_bilinear",
-        norm_cfg: OptConfigType = dict(type="EvoNormS0"),
+        norm_cfg: OptConfigType = EVONORM_S0,
         act_cfg: OptConfigType = None,
-        init_cfg: OptMultiConfig = dict(
-            type="Xavier", layer="Conv2d", distribution="uniform"
-        ),
+        init_cfg: OptMultiConfig = XAVIER_CONV_INIT,
     ) -> None:
         super().__init__(init_cfg=init_cfg)
         if version not in _OUT_WIDTH_FACTOR:
@@ -65,15 +64,7 @@ class FusionStage(BaseModule):
         self.in_channels = in_channels
         self.out_channels = in_channels * _OUT_WIDTH_FACTOR[version]
         self.resize_mode = check_resize_mode(resize_mode)
-        self.fuse_conv = ConvModule(
-            2 * in_channels,
-            self.out_channels,
-            3,
-            padding=1,
-            bias=False,
-            norm_cfg=norm_cfg,
-            act_cfg=act_cfg,
-        )
+        self.fuse_conv = conv3x3_norm_act(2 * in_channels, self.out_channels, norm_cfg, act_cfg)
 
     def forward(self, inputs: Sequence[Tensor]) -> tuple[Tensor, ...]:
         """Return ``(F3, P3, ..., Pn)`` from ``(P3, ..., Pn)`` (n >= 2 levels)."""

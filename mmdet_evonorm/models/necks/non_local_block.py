@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from mmcv.cnn import ConvModule, build_activation_layer, build_norm_layer
+from mmcv.cnn import build_activation_layer, build_norm_layer
 from mmdet.utils import OptConfigType, OptMultiConfig
 from mmengine.model import BaseModule
 from torch import Tensor, nn
+
+from .default_cfgs import GN_32, RELU, XAVIER_CONV_INIT
 
 
 class GatedNonLocalBlock(BaseModule):
@@ -55,11 +57,9 @@ class GatedNonLocalBlock(BaseModule):
         channels: int,
         qk_ratio: int = 8,
         v_ratio: int = 2,
-        norm_cfg: OptConfigType = dict(type="GN", num_groups=32, eps=1e-5),
-        act_cfg: OptConfigType = dict(type="ReLU"),
-        init_cfg: OptMultiConfig = dict(
-            type="Xavier", layer="Conv2d", distribution="uniform"
-        ),
+        norm_cfg: OptConfigType = GN_32,
+        act_cfg: OptConfigType = RELU,
+        init_cfg: OptMultiConfig = XAVIER_CONV_INIT,
     ) -> None:
         super().__init__(init_cfg=init_cfg)
         if channels % qk_ratio or channels % v_ratio:
@@ -67,24 +67,19 @@ class GatedNonLocalBlock(BaseModule):
                 f"channels={channels} must be divisible by qk_ratio={qk_ratio} "
                 f"and v_ratio={v_ratio}"
             )
-        self.query = self._conv1x1(channels, channels // qk_ratio)
-        self.key = self._conv1x1(channels, channels // qk_ratio)
-        self.value = self._conv1x1(channels, channels // v_ratio)
-        self.out = self._conv1x1(channels // v_ratio, channels)
+        self.query = nn.Conv2d(channels, channels // qk_ratio, 1)
+        self.key = nn.Conv2d(channels, channels // qk_ratio, 1)
+        self.value = nn.Conv2d(channels, channels // v_ratio, 1)
+        self.out = nn.Conv2d(channels // v_ratio, channels, 1)
         self.norm = build_norm_layer(norm_cfg, channels)[1] if norm_cfg else None
         self.act = build_activation_layer(act_cfg) if act_cfg else None
         self.gamma = nn.Parameter(torch.zeros(1))
-
-    @staticmethod
-    def _conv1x1(in_channels: int, out_channels: int) -> ConvModule:
-        return ConvModule(in_channels, out_channels, 1, bias=True, act_cfg=None)
 
     def forward(self, x: Tensor) -> Tensor:
         """Return ``x + gamma * act(norm(x + W_o · attention(x)))``."""
         n, _, h, w = x.shape
         q, k, v = (
-            conv(x).flatten(2).transpose(1, 2)
-            for conv in (self.query, self.key, self.value)
+            conv(x).flatten(2).transpose(1, 2) for conv in (self.query, self.key, self.value)
         )
         attended = F.scaled_dot_product_attention(q, k, v, scale=v.shape[-1] ** -0.5)
         z = x + self.out(attended.transpose(1, 2).reshape(n, -1, h, w))

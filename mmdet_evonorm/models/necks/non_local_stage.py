@@ -9,6 +9,7 @@ from mmdet.utils import OptConfigType, OptMultiConfig
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
+from .default_cfgs import GN_32, RELU, XAVIER_CONV_INIT
 from .non_local_block import GatedNonLocalBlock
 
 
@@ -52,19 +53,15 @@ class NonLocalStage(BaseModule):
         in_indices: Sequence[int] = (-2, -1),
         qk_ratio: int = 8,
         v_ratio: int = 2,
-        norm_cfg: OptConfigType = dict(type="GN", num_groups=32, eps=1e-5),
-        act_cfg: OptConfigType = dict(type="ReLU"),
-        init_cfg: OptMultiConfig = dict(
-            type="Xavier", layer="Conv2d", distribution="uniform"
-        ),
+        norm_cfg: OptConfigType = GN_32,
+        act_cfg: OptConfigType = RELU,
+        init_cfg: OptMultiConfig = XAVIER_CONV_INIT,
     ) -> None:
         super().__init__(init_cfg=init_cfg)
         self.in_channels = list(in_channels)
         num_levels = len(self.in_channels)
         if any(not -num_levels <= i < num_levels for i in in_indices):
-            raise ValueError(
-                f"in_indices {tuple(in_indices)} out of range for {num_levels} levels"
-            )
+            raise ValueError(f"in_indices {tuple(in_indices)} out of range for {num_levels} levels")
         self.in_indices = sorted({i % num_levels for i in in_indices})
         self.blocks = nn.ModuleDict(
             {
@@ -87,6 +84,5 @@ class NonLocalStage(BaseModule):
                 f"NonLocalStage expects {len(self.in_channels)} maps, got {len(inputs)}"
             )
         return tuple(
-            self.blocks[str(i)](x) if str(i) in self.blocks else x
-            for i, x in enumerate(inputs)
+            self.blocks[str(i)](x) if str(i) in self.blocks else x for i, x in enumerate(inputs)
         )
