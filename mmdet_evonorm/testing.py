@@ -113,9 +113,9 @@ def shrink_for_cpu(
     """Make any row's model config cheap enough for a CPU test, keeping its structure.
 
     ResNet-50 becomes a randomly initialised ResNet-18 (neck stages reading backbone
-    maps get R18's widths), the FPN/head widths shrink (see ``_narrow``), the RPN keeps ``num_proposals``
-    per image and the RoI sampler ``num_rois``. Module types, depths, norms and the
-    feature routing stay as configured.
+    maps get R18's widths), the FPN/head widths shrink (see ``_narrow``), the RPN
+    keeps ``num_proposals`` per image and the RoI sampler ``num_rois``. Module types,
+    depths, norms and the feature routing stay as configured.
     """
     model = copy.deepcopy(model_cfg)
     model.backbone.update(depth=18, init_cfg=None)
