@@ -8,28 +8,11 @@ from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 
 from mmdet_evonorm.models.layers import EvoNormS0
+from mmdet_evonorm.rows import ROWS as SEED_ROWS
 from mmdet_evonorm.testing import build_detector, demo_batch, shrink_for_cpu
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
-ROWS = {
-    "A1": "mask_rcnn_c3_res5_anchor120.py",
-    "A2": "mask_rcnn_c3_res5_nonlocal.py",
-    "A3": "mask_rcnn_c3_res5_fusion.py",
-    "B1": "mask_rcnn_fpn3_evonorm.py",
-    "B2": "mask_rcnn_fpn3_evonorm_cosine_evomask.py",
-    "B3": "mask_rcnn_fpn3_evonorm_cosine_p3only.py",
-    "B4": "mask_rcnn_fpn3_evonorm_cosine_nonlocal_fusion.py",
-    "B5": "mask_rcnn_fpn3_evonorm_cosine240k_nonlocal_fusion.py",
-    "B6": "mask_rcnn_fpn3_evonorm_cosine_balance_evomask.py",
-    "C1": "mask_rcnn_fpn3_seph_bn.py",
-    "C2": "mask_rcnn_fpn3_seph_evonorm_cosine.py",
-    "C3": "mask_rcnn_fpn3_sephv2_bn.py",
-    "C4": "mask_rcnn_fpn3_sephv2_evonorm_cosine.py",
-    "B1-cosine": "mask_rcnn_fpn3_evonorm_cosine.py",
-    "C3-cosine": "mask_rcnn_fpn3_sephv2_bn_cosine.py",
-    "C4-multistep": "mask_rcnn_fpn3_sephv2_evonorm.py",
-    "C4-bnmask": "mask_rcnn_fpn3_sephv2_evonorm_cosine_bnmask.py",
-}
+ROWS = {row.id: row.config for row in SEED_ROWS}
 COSINE = {"B2", "B3", "B4", "B5", "B6", "C2", "C4", "B1-cosine", "C3-cosine", "C4-bnmask"}
 
 
