@@ -1,0 +1,95 @@
+"""Distributed training and testing on machines without an accelerator.
+
+Gap in mmengine 0.10.7: ``init_dist`` calls ``torch.cuda.set_device`` on every
+launcher path (an ``AttributeError`` on CPU builds of torch), and
+``Runner.wrap_model`` hands ``device_ids=[LOCAL_RANK]`` to DDP, which CPU modules
+reject. Both are sidestepped without touching mmengine:
+
+* the process group is created here with ``gloo`` before the runner is built;
+  ``Runner.setup_env`` only calls ``init_dist`` when torch.distributed is not
+  initialised yet;
+* ``cfg.model_wrapper_cfg`` gets ``device_ids=None`` (``Runner.wrap_model`` builds
+  the wrapper with ``device_ids`` only as a default argument, so an explicit
+  ``None`` wins).
+
+With a GPU (or any other accelerator mmengine knows) nothing changes: mmengine
+initialises NCCL (or what ``env_cfg.dist_cfg`` names) as usual.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import subprocess
+
+import torch.distributed as dist
+from mmengine.config import Config
+from mmengine.device import get_device
+from mmengine.registry import MODEL_WRAPPERS
+from torch.nn.parallel import DistributedDataParallel
+
+from .checks import UsageError
+
+DEFAULT_PORT = "29500"  # torch.distributed's default
+
+
+def needs_cpu_process_group(launcher: str) -> bool:
+    """True when a launcher is used, no accelerator exists and no group is up yet."""
+    return launcher != "none" and get_device() == "cpu" and not dist.is_initialized()
+
+
+def init_cpu_distributed(cfg: Config) -> None:
+    """Start a ``gloo`` process group and a CPU-friendly DDP wrapper config.
+
+    Args:
+        cfg (Config): Full config; reads ``launcher``, ``env_cfg.dist_cfg.timeout``
+            (seconds), ``model_wrapper_cfg`` and ``find_unused_parameters``, and
+            sets ``model_wrapper_cfg``.
+    """
+    _export_rendezvous_env(cfg.launcher)
+    timeout = cfg.get("env_cfg", {}).get("dist_cfg", {}).get("timeout")
+    kwargs = {} if timeout is None else dict(timeout=datetime.timedelta(seconds=timeout))
+    dist.init_process_group(backend="gloo", init_method="env://", **kwargs)
+    cfg.model_wrapper_cfg = cpu_model_wrapper_cfg(cfg)
+
+
+def cpu_model_wrapper_cfg(cfg: Config) -> dict:
+    """The user's ``model_wrapper_cfg`` (or mmengine's default DDP one) without device ids."""
+    wrapper = cfg.get("model_wrapper_cfg") or dict(
+        type="MMDistributedDataParallel",
+        broadcast_buffers=False,
+        find_unused_parameters=cfg.get("find_unused_parameters", False),
+    )
+    wrapper_type = MODEL_WRAPPERS.get(wrapper.get("type", "MMDistributedDataParallel"))
+    if isinstance(wrapper_type, type) and issubclass(wrapper_type, DistributedDataParallel):
+        wrapper.setdefault("device_ids", None)
+    return wrapper
+
+
+def _export_rendezvous_env(launcher: str) -> None:
+    """Fill RANK, WORLD_SIZE, LOCAL_RANK and MASTER_* the way mmengine's launchers do."""
+    env = os.environ
+    if launcher == "slurm":
+        env.setdefault("MASTER_ADDR", _first_slurm_host(env["SLURM_NODELIST"]))
+        env.update(
+            RANK=env["SLURM_PROCID"],
+            WORLD_SIZE=env["SLURM_NTASKS"],
+            LOCAL_RANK=env.get("SLURM_LOCALID", "0"),
+        )
+    elif launcher == "mpi":
+        env.update(
+            RANK=env["OMPI_COMM_WORLD_RANK"],
+            WORLD_SIZE=env["OMPI_COMM_WORLD_SIZE"],
+            LOCAL_RANK=env["OMPI_COMM_WORLD_LOCAL_RANK"],
+        )
+    env.setdefault("MASTER_PORT", DEFAULT_PORT)
+    missing = [key for key in ("RANK", "WORLD_SIZE", "MASTER_ADDR") if key not in env]
+    if missing:
+        raise UsageError(
+            f"--launcher {launcher} needs {', '.join(missing)} in the environment; "
+            "start it with tools/dist_train.sh / dist_test.sh (torchrun) or srun"
+        )
+
+
+def _first_slurm_host(node_list: str) -> str:
+    return subprocess.getoutput(f"scontrol show hostname {node_list} | head -n1")

@@ -1,0 +1,151 @@
+"""Bad input to tools/train.py and tools/test.py: one ``error:`` line, status 2, no writes.
+
+The entry points are called in-process (``run_train`` / ``run_test``); the
+subprocess behaviour of the scripts themselves is covered in tests/test_tools.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+
+from mmdet_evonorm.engine.cli import run_test, run_train
+
+
+def _snapshot(folder):
+    return {p.relative_to(folder): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture
+def work_dir(tmp_path):
+    """A work dir from an earlier run, whose files must survive bad input untouched."""
+    folder = tmp_path / "work"
+    folder.mkdir()
+    (folder / "tiny.py").write_text("# the config of an earlier run\n")
+    (folder / "iter_2.pth").write_bytes(b"earlier checkpoint")
+    return folder
+
+
+def _error_line(capsys) -> str:
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, err
+    assert "Traceback" not in err
+    return errors[0]
+
+
+def test_missing_config(capsys, tmp_path):
+    assert run_train([str(tmp_path / "nope.py")]) == 2
+    line = _error_line(capsys)
+    assert "nope.py" in line and "not found" in line
+
+
+def test_data_root_without_annotation_file(capsys, tiny_config, tmp_path, work_dir):
+    empty_root = tmp_path / "empty_root"
+    empty_root.mkdir()
+    config = tiny_config(**{"train_dataloader.dataset.data_root": str(empty_root)})
+    before = _snapshot(work_dir)
+    assert run_train([str(config), "--work-dir", str(work_dir)]) == 2
+    line = _error_line(capsys)
+    assert str(empty_root / "annotations/instances_train.json") in line
+    assert "train_dataloader.dataset" in line and "--cfg-options" in line
+    assert _snapshot(work_dir) == before
+    assert sorted(os.listdir(work_dir)) == ["iter_2.pth", "tiny.py"]
+
+
+def test_missing_evaluator_annotation_file(capsys, tiny_config, tmp_path, work_dir):
+    config = tiny_config(**{"test_evaluator.ann_file": str(tmp_path / "gone.json")})
+    ckpt = tmp_path / "weights.pth"
+    torch.save({"state_dict": {}}, ckpt)
+    assert run_test([str(config), str(ckpt), "--work-dir", str(work_dir)]) == 2
+    assert "test_evaluator.ann_file" in _error_line(capsys)
+    assert sorted(os.listdir(work_dir)) == ["iter_2.pth", "tiny.py"]
+
+
+def test_unknown_model_type(capsys, tiny_config, work_dir):
+    config = tiny_config()
+    before = _snapshot(work_dir)
+    args = [str(config), "--work-dir", str(work_dir), "--cfg-options", "model.type=MaskRCNNX"]
+    assert run_train(args) == 2
+    line = _error_line(capsys)
+    assert "model.type='MaskRCNNX'" in line and "custom_imports" in line
+    assert _snapshot(work_dir) == before
+    assert sorted(os.listdir(work_dir)) == ["iter_2.pth", "tiny.py"]
+
+
+def test_unknown_nested_type_is_one_line_and_overwrites_nothing(capsys, tiny_config, work_dir):
+    config = tiny_config()
+    before = _snapshot(work_dir)
+    args = [str(config), "--work-dir", str(work_dir), "--cfg-options", "model.neck.type=FPNX"]
+    assert run_train(args) == 2
+    assert "FPNX is not in the" in _error_line(capsys)
+    assert {path: _snapshot(work_dir)[path] for path in before} == before
+
+
+def test_missing_checkpoint(capsys, tiny_config, tmp_path):
+    assert run_test([str(tiny_config()), str(tmp_path / "none.pth")]) == 2
+    assert "none.pth" in _error_line(capsys)
+
+
+class _FileCreatingPayload:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return os.system, (f"touch {self.marker}",)
+
+
+def _malicious_checkpoint(folder):
+    marker = folder / "pwned"
+    path = folder / "evil.pth"
+    torch.save({"state_dict": {}, "meta": {"x": _FileCreatingPayload(marker)}}, path)
+    return path, marker
+
+
+def test_resume_auto_refuses_a_malicious_last_checkpoint(capsys, tiny_config, tmp_path, work_dir):
+    evil, marker = _malicious_checkpoint(tmp_path)
+    (work_dir / "last_checkpoint").write_text(str(evil))
+    before = _snapshot(work_dir)
+    assert run_train([str(tiny_config()), "--work-dir", str(work_dir), "--resume"]) == 2
+    line = _error_line(capsys)
+    assert "evil.pth" in line and "--resume auto" in line and "convert_checkpoint.py" in line
+    assert not marker.exists()
+    assert _snapshot(work_dir) == before
+
+
+def test_resume_from_malicious_path(capsys, tiny_config, tmp_path):
+    evil, marker = _malicious_checkpoint(tmp_path)
+    assert run_train([str(tiny_config()), "--resume", str(evil)]) == 2
+    assert "weights_only=True" in _error_line(capsys)
+    assert not marker.exists()
+
+
+def test_out_must_be_a_pickle(capsys, tiny_config, tmp_path):
+    ckpt = tmp_path / "weights.pth"
+    torch.save({"state_dict": {}}, ckpt)
+    assert run_test([str(tiny_config()), str(ckpt), "--out", "results.json"]) == 2
+    assert ".pkl" in _error_line(capsys)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU-only message")
+def test_amp_without_accelerator(capsys, tiny_config):
+    assert run_train([str(tiny_config()), "--amp"]) == 2
+    assert "--amp" in _error_line(capsys)
+
+
+def test_auto_scale_lr_needs_config_entry(capsys, tiny_config):
+    assert run_train([str(tiny_config()), "--auto-scale-lr"]) == 2
+    assert "auto_scale_lr" in _error_line(capsys)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU launcher path")
+def test_launcher_without_torchrun_environment(capsys, monkeypatch, tiny_config, tmp_path):
+    for key in ("RANK", "WORLD_SIZE", "MASTER_ADDR"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("MASTER_PORT", "29500")
+    args = [str(tiny_config()), "--launcher", "pytorch", "--work-dir", str(tmp_path / "w")]
+    assert run_train(args) == 2
+    assert "RANK, WORLD_SIZE, MASTER_ADDR" in _error_line(capsys)
+    assert not (tmp_path / "w").exists()
