@@ -158,7 +158,7 @@ def render_tables(runs: list[RunResult]) -> str:
             cells = [run.row_id or "—", run.name]
             cells += [_fmt(run.metrics.get(f"{iou_type}_{n}")) for n in COCO_STAT_NAMES]
             cells += [_delta(run.ap(iou_type), base.ap(iou_type) if base else None)]
-            cells += [_fmt(seed_ap), _fmt(run.train_hours, ".2f"), _fmt(run.eval_s_per_img, ".4f")]
+            cells += [_fmt(seed_ap), _fmt(run.train_hours, ".3g"), _fmt(run.eval_s_per_img, ".4f")]
             out.append("|" + "|".join(cells) + "|")
         out.append("")
     return "\n".join(out)

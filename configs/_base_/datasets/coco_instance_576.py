@@ -31,3 +31,6 @@ train_dataloader = dict(
 )
 val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader
+# mmdet's CocoMetric reporting all 12 COCO numbers per IoU type, as the seed log does.
+val_evaluator = dict(type="FullCocoMetric")
+test_evaluator = val_evaluator
