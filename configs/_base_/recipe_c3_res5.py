@@ -7,7 +7,13 @@ _base_ = "./recipe.py"
 box = _base_.model.roi_head.bbox_head
 model = dict(
     roi_head=dict(
-        shared_head=dict(type="Res5SharedHead", in_channels=256, planes=512),  # 2048 out
+        shared_head=dict(
+            type="Res5SharedHead",
+            in_channels=256,
+            planes=512,  # 2048 out
+            # BN with batch statistics, TF decay 0.999 (= momentum 0.001)
+            norm_cfg=dict(type="BN", momentum=0.001, eps=1e-5, requires_grad=True),
+        ),
         bbox_roi_extractor=dict(featmap_strides=[8]),
         bbox_head=dict(
             _delete_=True,
