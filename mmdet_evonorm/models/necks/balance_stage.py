@@ -9,8 +9,8 @@ from mmdet.utils import OptConfigType, OptMultiConfig
 from mmengine.model import BaseModule
 from torch import Tensor
 
+from ..default_cfgs import EVONORM_S0, XAVIER_CONV_INIT
 from .conv_norm_act import conv3x3_norm_act
-from .default_cfgs import EVONORM_S0, XAVIER_CONV_INIT
 from .resize import check_resize_mode, mean_resized, resize_bilinear
 
 

@@ -10,8 +10,8 @@ from mmdet.utils import OptConfigType, OptMultiConfig
 from mmengine.model import BaseModule
 from torch import Tensor
 
+from ..default_cfgs import EVONORM_S0, XAVIER_CONV_INIT
 from .conv_norm_act import conv3x3_norm_act
-from .default_cfgs import EVONORM_S0, XAVIER_CONV_INIT
 from .resize import check_resize_mode, mean_resized
 
 _OUT_WIDTH_FACTOR = {"v1": 2, "v2": 1}  # F3 width relative to the P-level width

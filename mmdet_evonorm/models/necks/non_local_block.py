@@ -9,7 +9,7 @@ from mmdet.utils import OptConfigType, OptMultiConfig
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
-from .default_cfgs import GN_32, RELU, XAVIER_CONV_INIT
+from ..default_cfgs import GN_32, RELU, XAVIER_CONV_INIT
 
 
 class GatedNonLocalBlock(BaseModule):

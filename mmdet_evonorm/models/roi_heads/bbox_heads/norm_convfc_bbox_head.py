@@ -35,8 +35,8 @@ from mmdet.registry import MODELS
 from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
 from torch import Tensor, nn
 
+from ...default_cfgs import EVONORM_S0, GN_32, RELU, XAVIER_INIT
 from ...layers import act_cfg_after_norm
-from ..default_cfgs import EVONORM_S0, GN_32, RELU, XAVIER_INIT
 from .top1_per_proposal import Top1PerProposalMixin
 
 # mmcv's 'BN' is BatchNorm2d and rejects (N, C) input.

@@ -26,8 +26,8 @@ from mmdet.utils import OptConfigType
 from mmengine.model import ModuleList
 from torch import Tensor
 
+from ...default_cfgs import RELU
 from ...layers import act_cfg_after_norm
-from ..default_cfgs import RELU
 
 
 @MODELS.register_module()

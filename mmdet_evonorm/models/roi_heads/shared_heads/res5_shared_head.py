@@ -30,7 +30,7 @@ from mmengine.model import BaseModule
 from torch import Tensor
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from ..default_cfgs import BN_TRAINABLE, RESNET_INIT
+from ...default_cfgs import BN_TRAINABLE, RESNET_INIT
 
 
 @MODELS.register_module()
