@@ -1,36 +1,14 @@
 #!/usr/bin/env bash
-# Distributed training with torchrun (torch.distributed.run), mmdet's interface:
+# Distributed training with torchrun, mmdet's interface:
 #
 #   bash tools/dist_train.sh CONFIG NPROC [tools/train.py args...]
 #
-# NPROC processes per node: one per GPU, or CPU processes on a machine without
-# one (gloo; see docs/tools.md). Multi-node: NNODES, NODE_RANK, MASTER_ADDR,
-# PORT. PYTHON defaults to the repo's .venv when it exists.
+# NPROC processes per node: one per GPU, or CPU processes on a machine without one
+# (gloo; see docs/tools.md). Multi-node: NNODES, NODE_RANK, MASTER_ADDR, PORT.
 set -euo pipefail
-
 CONFIG=$1
-NPROC=$2
-NNODES=${NNODES:-1}
-NODE_RANK=${NODE_RANK:-0}
-PORT=${PORT:-29500}
-MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-if [ -z "${PYTHON:-}" ]; then
-    PYTHON=python
-    [ -x "$ROOT/.venv/bin/python" ] && PYTHON="$ROOT/.venv/bin/python"
-fi
 if [ ! -f "$CONFIG" ]; then
     echo "error: config file '$CONFIG' not found; pass the path of a .py config" >&2
     exit 2
 fi
-
-PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}" \
-"$PYTHON" -m torch.distributed.run \
-    --nnodes="$NNODES" \
-    --node_rank="$NODE_RANK" \
-    --master_addr="$MASTER_ADDR" \
-    --nproc_per_node="$NPROC" \
-    --master_port="$PORT" \
-    "$ROOT/tools/train.py" \
-    "$CONFIG" \
-    --launcher pytorch "${@:3}"
+exec bash "$(dirname "$0")/launch.sh" torchrun "$2" train.py "$CONFIG" "${@:3}"
