@@ -47,6 +47,7 @@ def test_one_training_step_and_predict(row):
     cfg = load(row)
     model = build_detector(shrink_for_cpu(cfg.model))
     optim = build_optim_wrapper(model, cfg.optim_wrapper)
+    _assert_no_decay_on_evonorm(model, optim)
     batch = demo_batch(num_classes=80)
     model.train()
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
@@ -60,6 +61,15 @@ def test_one_training_step_and_predict(row):
     assert len(results) == 2
     for res in results:
         assert {"bboxes", "scores", "labels", "masks"} <= set(res.pred_instances.keys())
+
+
+def _assert_no_decay_on_evonorm(model, optim):
+    """Every EvoNorm-S0 parameter sits in a zero-decay group; conv weights keep theirs."""
+    decay = {id(p): g["weight_decay"] for g in optim.param_groups for p in g["params"]}
+    evonorm = [p for m in model.modules() if isinstance(m, EvoNormS0) for p in m.parameters()]
+    assert evonorm and all(decay[id(p)] == 0 for p in evonorm)
+    fpn = next(m for m in model.modules() if type(m).__name__ == "FPN")
+    assert decay[id(fpn.fpn_convs[0].conv.weight)] == 1e-4
 
 
 def _built(row):

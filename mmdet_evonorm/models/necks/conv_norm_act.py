@@ -15,7 +15,7 @@ def conv3x3_norm_act(
     norm_cfg: OptConfigType,
     act_cfg: OptConfigType,
 ) -> nn.Sequential:
-    """Return ``Sequential(conv=3x3 no bias, [norm], [act])``.
+    """Return ``Sequential(conv=3x3 no bias, [<norm abbr>=norm], [act])``.
 
     Plain layers rather than mmcv's ``ConvModule``: a ``ConvModule`` that is a
     direct child of a ``BaseModule`` has its own ``init_weights`` (Kaiming) called
@@ -24,7 +24,8 @@ def conv3x3_norm_act(
     """
     layers = OrderedDict(conv=nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=False))
     if norm_cfg:
-        layers["norm"] = build_norm_layer(norm_cfg, out_channels)[1]
+        # mmcv's name for the norm ('evonorm', 'bn', 'gn'): what paramwise custom_keys match.
+        name, layers[name] = build_norm_layer(norm_cfg, out_channels)
     if act_cfg:
         layers["act"] = build_activation_layer(act_cfg)
     return nn.Sequential(layers)

@@ -71,9 +71,18 @@ class GatedNonLocalBlock(BaseModule):
         self.key = nn.Conv2d(channels, channels // qk_ratio, 1)
         self.value = nn.Conv2d(channels, channels // v_ratio, 1)
         self.out = nn.Conv2d(channels // v_ratio, channels, 1)
-        self.norm = build_norm_layer(norm_cfg, channels)[1] if norm_cfg else None
+        # Registered under mmcv's name ('gn', 'evonorm', ...), as ConvModule does, so
+        # paramwise custom_keys such as 'evonorm' find it.
+        self.norm_name = None
+        if norm_cfg:
+            self.norm_name, norm = build_norm_layer(norm_cfg, channels)
+            self.add_module(self.norm_name, norm)
         self.act = build_activation_layer(act_cfg) if act_cfg else None
         self.gamma = nn.Parameter(torch.zeros(1))
+
+    @property
+    def norm(self) -> nn.Module | None:
+        return getattr(self, self.norm_name) if self.norm_name else None
 
     def forward(self, x: Tensor) -> Tensor:
         """Return ``x + gamma * act(norm(x + W_o · attention(x)))``."""

@@ -17,7 +17,7 @@ def reference_balance(stage: BalanceStage, inputs, mode: str):
     """Mean at the reference size, conv3x3 (no bias) + norm, resize back, add."""
     size = inputs[stage.refine_level].shape[-2:]
     mean = sum(resize_bilinear(x, size, mode) for x in inputs) / len(inputs)
-    refined = stage.refine_conv.norm(F.conv2d(mean, stage.refine_conv.conv.weight, padding=1))
+    refined = stage.refine_conv.evonorm(F.conv2d(mean, stage.refine_conv.conv.weight, padding=1))
     return [x + resize_bilinear(refined, x.shape[-2:], mode) for x in inputs]
 
 
@@ -34,7 +34,7 @@ def test_layers_follow_the_original():
     assert stage.refine_level == 1
     assert stage.refine_conv.conv.kernel_size == (3, 3)
     assert stage.refine_conv.conv.bias is None
-    assert isinstance(stage.refine_conv.norm, EvoNormS0)
+    assert isinstance(stage.refine_conv.evonorm, EvoNormS0)
     assert not hasattr(stage.refine_conv, "act")
 
 

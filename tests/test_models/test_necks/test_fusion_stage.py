@@ -31,7 +31,7 @@ def test_layers_follow_the_original():
     assert conv_module.conv.kernel_size == (3, 3)
     assert conv_module.conv.bias is None
     assert conv_module.conv.in_channels == 2 * WIDTH
-    assert isinstance(conv_module.norm, EvoNormS0)
+    assert isinstance(conv_module.evonorm, EvoNormS0)
     assert not hasattr(conv_module, "act")
 
 
@@ -43,7 +43,7 @@ def test_f3_matches_reference(pyramid, mode):
     p3, *coarse = inputs
     mean = sum(resize_bilinear(x, (25, 38), mode) for x in coarse) / len(coarse)
     conv_out = F.conv2d(torch.cat([p3, mean], 1), stage.fuse_conv.conv.weight, padding=1)
-    expected = stage.fuse_conv.norm(conv_out)
+    expected = stage.fuse_conv.evonorm(conv_out)
     torch.testing.assert_close(stage(inputs)[0], expected, rtol=1e-5, atol=1e-5)
 
 
