@@ -5,7 +5,13 @@ in the mmengine/mmdet registries, so configs only need
 ``custom_imports = dict(imports=['mmdet_evonorm'], allow_failed_imports=False)``.
 """
 
-from . import engine, evaluation, models  # noqa: F401  (registration side effects)
-from .version import __version__
+import warnings
+
+# mmengine 0.10.7 imports pkg_resources (needed for `mmdet::` bases, hence setuptools<81),
+# which warns on every run; keep the tools' stderr to what matters.
+warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
+
+from . import engine, evaluation, models  # noqa: E402, F401  (registration side effects)
+from .version import __version__  # noqa: E402
 
 __all__ = ["__version__"]

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-CONFIG = "configs/quickstart/mask_rcnn_r18_fpn3_nuclei_cpu.py"
+CONFIG = "configs/quickstart/mask_rcnn_r18_fpn3_sephv2_evonorm_nuclei_cpu.py"
 SHOW_DIR = "predictions"
 PICTURE = "val_predictions.png"
 

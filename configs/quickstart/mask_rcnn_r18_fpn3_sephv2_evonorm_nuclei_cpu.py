@@ -1,11 +1,12 @@
-# `make quickstart`: seed row B1 (the recipe: FPN P3-P6 with EvoNorm-S0, GIoU RPN,
-# 2FC+GN box head, BN mask head) sized for 2 CPU cores and trained from scratch on
-# the embedded nuclei set (tools/build_nuclei_dataset.py; docs/quickstart.md).
+# `make quickstart`: seed row C4, the seed's best (sephv2 box head + cosine + EvoNorm-S0
+# box and mask heads, FPN P3-P6 with EvoNorm-S0, GIoU RPN), sized for 2 CPU cores and
+# trained from scratch on the embedded nuclei set (tools/build_nuclei_dataset.py;
+# docs/quickstart.md).
 #
 # Everything below is a CPU-sizing of whichever row `_base_` names, so a CPU variant
-# of another row is this file with another `_base_`, e.g. seed row C4:
-#   _base_ = "../mask_rcnn_fpn3_sephv2_evonorm_cosine.py"
-_base_ = "../mask_rcnn_fpn3_evonorm.py"
+# of another row is this file with another `_base_`, e.g. the baseline B1:
+#   _base_ = "../mask_rcnn_fpn3_evonorm.py"
+_base_ = "../mask_rcnn_fpn3_sephv2_evonorm_cosine.py"
 
 width = 64
 data_root = "data/nuclei/"
