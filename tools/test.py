@@ -3,7 +3,8 @@
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out RESULT.pkl]
         [--show] [--show-dir DIR] [--tta] [--cfg-options k=v ...] [--launcher ...]
 
-The checkpoint is loaded with ``torch.load(weights_only=True)``; see docs/tools.md.
+The checkpoint is loaded with ``torch.load(weights_only=True)`` and must fit the config's
+model; bad input exits with status 2 (docs/tools.md, docs/reliability.md).
 """
 
 import sys

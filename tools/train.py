@@ -3,7 +3,8 @@
     python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp]
         [--auto-scale-lr] [--cfg-options k=v ...] [--launcher none|pytorch|slurm|mpi]
 
-See docs/tools.md; the logic is in :mod:`mmdet_evonorm.engine.cli`.
+Exit status 0 done, 2 bad input, 3 stopped at a non-finite loss. See docs/tools.md and
+docs/reliability.md; the logic is in :mod:`mmdet_evonorm.engine.cli`.
 """
 
 import sys

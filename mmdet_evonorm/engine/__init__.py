@@ -1,10 +1,28 @@
-"""Hooks and runtime helpers (safe checkpoints, CPU-distributed launch, tool CLIs).
+"""Hooks, optimizer wrappers and runtime helpers (safe checkpoints, NaN guard, CLIs).
 
-Importing it registers :class:`SafeCheckpointHook`; the command lines of
-``tools/train.py`` and ``tools/test.py`` live in :mod:`.cli`.
+Importing it registers :class:`SafeCheckpointHook`, :class:`AtomicCheckpointHook`,
+:class:`IterationSeedHook`, :class:`NonFiniteGuardHook` and
+:class:`NonFiniteGuardOptimWrapper`; the command lines of ``tools/train.py`` and
+``tools/test.py`` live in :mod:`.cli`.
 """
 
-from .hooks import SafeCheckpointHook
+from .hooks import (
+    AtomicCheckpointHook,
+    IterationSeedHook,
+    NonFiniteGuardHook,
+    NonFiniteLossError,
+    SafeCheckpointHook,
+)
+from .optim_wrappers import NonFiniteGuardOptimWrapper
 from .safe_checkpoint import check_weights_only, convert_checkpoint
 
-__all__ = ["SafeCheckpointHook", "check_weights_only", "convert_checkpoint"]
+__all__ = [
+    "AtomicCheckpointHook",
+    "IterationSeedHook",
+    "NonFiniteGuardHook",
+    "NonFiniteGuardOptimWrapper",
+    "NonFiniteLossError",
+    "SafeCheckpointHook",
+    "check_weights_only",
+    "convert_checkpoint",
+]

@@ -1,14 +1,22 @@
 """The command lines behind ``tools/train.py`` and ``tools/test.py``.
 
 They take mmdet 3.3.0's arguments (``mmdet/.mim/tools/{train,test}.py``) and
-add three things before the runner is built:
+add, before the runner is built:
 
-* up-front checks (config, annotation files, model type, checkpoints), each
-  failing with one ``error: ...`` line on stderr and exit status 2 before
-  anything is written (:mod:`.checks`);
+* up-front checks (config, registered types, annotation files and images, the
+  model built once, checkpoints and whether they fit the model), each failing
+  with one ``error: ...`` line on stderr and exit status 2 before anything is
+  written (:mod:`.checks`, :mod:`.model_checks`);
 * :class:`~.hooks.SafeCheckpointHook`, so checkpoints load weights-only;
+* for training, the reliability defaults a config lacks (docs/reliability.md):
+  :class:`~.hooks.AtomicCheckpointHook` for ``CheckpointHook``,
+  :class:`~.hooks.NonFiniteGuardHook`, :class:`~.hooks.IterationSeedHook` and
+  :class:`~.optim_wrappers.NonFiniteGuardOptimWrapper` for ``OptimWrapper``;
 * a ``gloo`` process group when a launcher is used without an accelerator
   (:mod:`.cpu_distributed`).
+
+Exit status: 0 done, 2 bad input (also an image that cannot be decoded during
+the run), 3 training stopped at a non-finite loss or gradient norm.
 
 Usage from Python: ``run_train(['cfg.py', '--work-dir', 'w'])`` returns the exit
 status.
@@ -20,6 +28,7 @@ import argparse
 import copy
 import os
 import os.path as osp
+import re
 import sys
 from collections.abc import Callable, Sequence
 
@@ -27,6 +36,7 @@ from mmdet.engine.hooks.utils import trigger_visualization_hook
 from mmdet.utils import setup_cache_size_limit_of_dynamo
 from mmengine.config import Config, ConfigDict, DictAction
 from mmengine.device import get_device
+from mmengine.runner import find_latest_checkpoint
 
 from .checks import (
     UsageError,
@@ -34,11 +44,26 @@ from .checks import (
     check_checkpoint,
     check_config_file,
     check_model_type,
+    check_num_classes,
+    check_registered_types,
     check_resume_and_load,
 )
 from .cpu_distributed import init_cpu_distributed, needs_cpu_process_group
+from .hooks import NonFiniteLossError
+from .model_checks import build_model_up_front, check_checkpoint_fits
+from .safe_checkpoint import check_weights_only
 
 SAFE_CHECKPOINT_HOOK = "SafeCheckpointHook"
+#: ``default_hooks`` entries that training adds when the config lacks the key
+#: (set one to None to leave it out).
+RELIABILITY_HOOKS = dict(
+    non_finite_guard=dict(type="NonFiniteGuardHook", max_skips=0),
+    iteration_seed=dict(type="IterationSeedHook"),
+)
+EXIT_BAD_INPUT = 2
+EXIT_NON_FINITE = 3
+#: mmcv's ``LoadImageFromFile`` message for an image that does not decode.
+_UNDECODABLE_IMAGE = re.compile(r"failed to load image: (.+)")
 
 
 def _parser(description: str, config_help: str) -> argparse.ArgumentParser:
@@ -112,14 +137,40 @@ def load_config(args: argparse.Namespace) -> Config:
     elif cfg.get("work_dir") is None:
         cfg.work_dir = osp.join("./work_dirs", osp.splitext(osp.basename(args.config))[0])
     check_model_type(cfg)
+    check_registered_types(cfg)
     custom_hooks = list(cfg.get("custom_hooks") or [])
     if all(hook.get("type") != SAFE_CHECKPOINT_HOOK for hook in custom_hooks):
         cfg.custom_hooks = [*custom_hooks, dict(type=SAFE_CHECKPOINT_HOOK)]
     return cfg
 
 
+def use_reliability_defaults(cfg: Config) -> None:
+    """Atomic checkpoints, the NaN guard and per-batch seeds, unless the config says otherwise.
+
+    ``CheckpointHook`` becomes :class:`~.hooks.AtomicCheckpointHook` (same
+    arguments; mmengine's default ``interval=1`` when the key is absent), the
+    :data:`RELIABILITY_HOOKS` keys absent from ``default_hooks`` are added (a
+    key set to None is removed), and a plain ``OptimWrapper`` becomes
+    :class:`NonFiniteGuardOptimWrapper`.
+    """
+    hooks = cfg.setdefault("default_hooks", ConfigDict())
+    checkpoint = hooks.setdefault("checkpoint", ConfigDict(type="CheckpointHook", interval=1))
+    if checkpoint is not None and checkpoint.get("type") == "CheckpointHook":
+        checkpoint.type = "AtomicCheckpointHook"
+    for key, hook in RELIABILITY_HOOKS.items():
+        if key not in hooks:
+            hooks[key] = ConfigDict(hook)
+        elif hooks[key] is None:  # disabled; mmengine accepts None only for its own keys
+            del hooks[key]
+    optim_wrapper = cfg.get("optim_wrapper")
+    if optim_wrapper is not None and optim_wrapper.get("type", "OptimWrapper") == "OptimWrapper":
+        optim_wrapper.type = "NonFiniteGuardOptimWrapper"
+
+
 def configure_train(cfg: Config, args: argparse.Namespace) -> None:
-    """Apply ``--amp``, ``--auto-scale-lr`` and ``--resume``, then check the inputs."""
+    """Apply the reliability defaults, ``--amp``, ``--auto-scale-lr`` and ``--resume``,
+    then check the inputs."""
+    use_reliability_defaults(cfg)
     if args.amp:
         if get_device() == "cpu":
             raise UsageError("--amp needs a CUDA (or NPU/MLU/MUSA) device; this machine has none")
@@ -132,12 +183,26 @@ def configure_train(cfg: Config, args: argparse.Namespace) -> None:
                 "in the config"
             )
         cfg.auto_scale_lr.enable = True
+    _check_skips_can_be_skipped(cfg)
     if args.resume == "auto":
         cfg.resume, cfg.load_from = True, None
     elif args.resume is not None:
         cfg.resume, cfg.load_from = True, args.resume
-    check_annotation_files(cfg, ("train_dataloader", "val_dataloader"))
+    _warn(check_annotation_files(cfg, ("train_dataloader", "val_dataloader")))
+    check_num_classes(cfg, "train_dataloader")
     check_resume_and_load(cfg)
+
+
+def _check_skips_can_be_skipped(cfg: Config) -> None:
+    """``max_skips > 0`` needs the optimizer wrapper that can withhold an update."""
+    guard = cfg.default_hooks.get("non_finite_guard") or {}
+    wrapper_type = (cfg.get("optim_wrapper") or {}).get("type")
+    if guard.get("max_skips") and wrapper_type != "NonFiniteGuardOptimWrapper":
+        raise UsageError(
+            f"default_hooks.non_finite_guard.max_skips={guard.max_skips} needs "
+            f"optim_wrapper.type='NonFiniteGuardOptimWrapper' (got {wrapper_type!r}; with "
+            "--amp the GradScaler skips overflowing steps itself): set max_skips=0"
+        )
 
 
 def configure_test(cfg: Config, args: argparse.Namespace) -> None:
@@ -155,7 +220,35 @@ def configure_test(cfg: Config, args: argparse.Namespace) -> None:
         trigger_visualization_hook(cfg, args)
     if args.tta:
         _use_flip_tta(cfg)
-    check_annotation_files(cfg, ("test_dataloader",))
+    _warn(check_annotation_files(cfg, ("test_dataloader",)))
+    check_num_classes(cfg, "test_dataloader")
+
+
+def _warn(lines: list[str]) -> None:
+    for line in lines:
+        print(f"warning: {line}", file=sys.stderr)
+
+
+def check_model(cfg: Config, checkpoint: str | None, use: str) -> None:
+    """Build the model once (config errors as one line) and check ``checkpoint`` fits it.
+
+    Args:
+        cfg (Config): Full config.
+        checkpoint (str, optional): Local checkpoint to compare; None or a remote
+            path skips the comparison.
+        use (str): ``'resume'``, ``'test'`` or ``'load_from'``.
+    """
+    model = build_model_up_front(cfg)
+    if checkpoint and "://" not in checkpoint:
+        model = getattr(model, "module", model)  # a test-time-augmentation wrapper
+        check_checkpoint_fits(model, check_weights_only(checkpoint), checkpoint, use)
+
+
+def _training_checkpoint(cfg: Config) -> tuple[str | None, str]:
+    """The checkpoint a training run starts from, and how it is used."""
+    if cfg.get("resume"):
+        return cfg.get("load_from") or find_latest_checkpoint(cfg.work_dir), "resume"
+    return cfg.get("load_from"), "load_from"
 
 
 def _use_flip_tta(cfg: Config) -> None:
@@ -190,6 +283,7 @@ def build_runner(cfg: Config):
 def _train(args: argparse.Namespace) -> None:
     cfg = load_config(args)
     configure_train(cfg, args)
+    check_model(cfg, *_training_checkpoint(cfg))
     build_runner(cfg).train()
 
 
@@ -198,6 +292,7 @@ def _test(args: argparse.Namespace) -> None:
 
     cfg = load_config(args)
     configure_test(cfg, args)
+    check_model(cfg, cfg.load_from, "test")
     runner = build_runner(cfg)
     if args.out is not None:
         runner.test_evaluator.metrics.append(DumpDetResults(out_file_path=args.out))
@@ -205,20 +300,35 @@ def _test(args: argparse.Namespace) -> None:
 
 
 def _run(job: Callable[[argparse.Namespace], None], args: argparse.Namespace) -> int:
-    """Run ``job``; bad input ends as one ``error:`` line and status 2."""
+    """Run ``job``; bad input and a non-finite stop end as one ``error:`` line."""
     setup_cache_size_limit_of_dynamo()
     try:
         job(args)
     except UsageError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyError as exc:  # a ``type`` below model.type missing from a registry
+        return _error(str(exc), EXIT_BAD_INPUT)
+    except NonFiniteLossError as exc:
+        return _error(str(exc), EXIT_NON_FINITE)
+    except KeyError as exc:  # a ``type`` missing from a registry, met by the runner
         message = str(exc.args[0]) if exc.args else ""
         if " registry" not in message:
             raise
-        print(f"error: {message.splitlines()[0]}", file=sys.stderr)
-        return 2
+        return _error(message.splitlines()[0], EXIT_BAD_INPUT)
+    except AssertionError as exc:  # also re-raised from a data loader worker, whose
+        images = _UNDECODABLE_IMAGE.findall(str(exc))  # message quotes the source line first
+        if not images:
+            raise
+        return _error(
+            f"image {images[-1].strip()} cannot be decoded (corrupt or not an image); "
+            "replace it or remove its entry from the annotation file, then continue with "
+            "--resume",
+            EXIT_BAD_INPUT,
+        )
     return 0
+
+
+def _error(message: str, status: int) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return status
 
 
 def run_train(argv: Sequence[str] | None = None) -> int:

@@ -107,11 +107,14 @@ class UnsafeCheckpointError(CheckpointError):
     """A checkpoint that ``torch.load(weights_only=True)`` refuses."""
 
 
-def check_weights_only(path: str | Path) -> None:
+def check_weights_only(path: str | Path) -> Any:
     """Load ``path`` with the weights-only unpickler; nothing in it is executed.
 
     Tensor data is memory-mapped (zip format), so this costs one pass over the
     pickle only.
+
+    Returns:
+        The loaded checkpoint (tensors memory-mapped; tagged values not decoded).
 
     Raises:
         UnsafeCheckpointError: If the weights-only unpickler refuses it; the
@@ -120,7 +123,9 @@ def check_weights_only(path: str | Path) -> None:
         CheckpointError: If it is not a readable torch checkpoint at all.
     """
     try:
-        torch.load(path, map_location="cpu", weights_only=True, mmap=zipfile.is_zipfile(path))
+        return torch.load(
+            path, map_location="cpu", weights_only=True, mmap=zipfile.is_zipfile(path)
+        )
     except pickle.UnpicklingError as exc:
         raise UnsafeCheckpointError(
             f"{path} is not loadable with torch.load(weights_only=True) "
