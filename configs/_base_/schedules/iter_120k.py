@@ -6,7 +6,8 @@ val_cfg = dict(type="ValLoop")
 test_cfg = dict(type="TestLoop")
 
 optim_wrapper = dict(
-    type="OptimWrapper",
+    # mmengine OptimWrapper + a check before each step (stop, or skip with max_skips)
+    type="NonFiniteGuardOptimWrapper",
     optimizer=dict(type="SGD", lr=0.02, momentum=0.9, weight_decay=1e-4),
     clip_grad=dict(max_norm=32, norm_type=2),
     # EvoNorm-S0 parameters carry no weight decay (mmengine's norm_decay_mult does not
