@@ -11,6 +11,7 @@ help:
 	@echo "make quickstart  train + evaluate a CPU-sized Mask R-CNN on the embedded nuclei set (<10 min)"
 	@echo "make test        run the test suite (CPU)"
 	@echo "make lint        ruff check + format check"
+	@echo "make bench       per-row CPU cost table (docs/benchmarks_rows.md, ~8 min)"
 	@echo "make venv        only build .venv/ (torch, mmcv with ops, mmengine, mmdet)"
 
 $(STAMP): tools/setup_env.sh requirements/*.txt pyproject.toml
@@ -27,6 +28,9 @@ quickstart: $(STAMP)
 
 data: $(STAMP)
 	$(PY) tools/build_nuclei_dataset.py
+
+bench: $(STAMP)
+	$(PY) tools/benchmark_rows.py --out docs/benchmarks_rows.md --profile B1 C3 C4
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
