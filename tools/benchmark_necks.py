@@ -8,7 +8,7 @@ forward time.
 
 Example::
 
-    python tools/benchmark_necks.py --out docs/benchmarks_necks.md
+    python tools/benchmark_necks.py --out necks.md  # the table of docs/benchmarks.md
 """
 
 from __future__ import annotations
