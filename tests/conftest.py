@@ -85,6 +85,21 @@ def _tiny_run_config(data_root: Path) -> dict:
     )
 
 
+def snapshot(folder: Path) -> dict:
+    """Every file below ``folder`` with its bytes: compare before/after to prove nothing changed."""
+    return {p.relative_to(folder): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture
+def work_dir(tmp_path) -> Path:
+    """A work dir from an earlier run, whose files must survive bad input untouched."""
+    folder = tmp_path / "work"
+    folder.mkdir()
+    (folder / "iter_2.pth").write_bytes(b"earlier checkpoint")
+    (folder / "last_checkpoint").write_text(str(folder / "iter_2.pth"))
+    return folder
+
+
 @pytest.fixture
 def tiny_config(tmp_path, synthetic_coco) -> Callable[..., Path]:
     """``make(name='tiny.py', **{'a.b': value})`` writes the tiny run config with overrides.

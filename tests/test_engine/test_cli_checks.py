@@ -10,22 +10,9 @@ import os
 
 import pytest
 import torch
+from conftest import snapshot
 
 from mmdet_evonorm.engine.cli import run_test, run_train
-
-
-def _snapshot(folder):
-    return {p.relative_to(folder): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
-@pytest.fixture
-def work_dir(tmp_path):
-    """A work dir from an earlier run, whose files must survive bad input untouched."""
-    folder = tmp_path / "work"
-    folder.mkdir()
-    (folder / "tiny.py").write_text("# the config of an earlier run\n")
-    (folder / "iter_2.pth").write_bytes(b"earlier checkpoint")
-    return folder
 
 
 def _error_line(capsys) -> str:
@@ -46,13 +33,13 @@ def test_data_root_without_annotation_file(capsys, tiny_config, tmp_path, work_d
     empty_root = tmp_path / "empty_root"
     empty_root.mkdir()
     config = tiny_config(**{"train_dataloader.dataset.data_root": str(empty_root)})
-    before = _snapshot(work_dir)
+    before = snapshot(work_dir)
     assert run_train([str(config), "--work-dir", str(work_dir)]) == 2
     line = _error_line(capsys)
     assert str(empty_root / "annotations/instances_train.json") in line
     assert "train_dataloader.dataset" in line and "--cfg-options" in line
-    assert _snapshot(work_dir) == before
-    assert sorted(os.listdir(work_dir)) == ["iter_2.pth", "tiny.py"]
+    assert snapshot(work_dir) == before
+    assert sorted(os.listdir(work_dir)) == ["iter_2.pth", "last_checkpoint"]
 
 
 def test_missing_evaluator_annotation_file(capsys, tiny_config, tmp_path, work_dir):
@@ -61,27 +48,27 @@ def test_missing_evaluator_annotation_file(capsys, tiny_config, tmp_path, work_d
     torch.save({"state_dict": {}}, ckpt)
     assert run_test([str(config), str(ckpt), "--work-dir", str(work_dir)]) == 2
     assert "test_evaluator.ann_file" in _error_line(capsys)
-    assert sorted(os.listdir(work_dir)) == ["iter_2.pth", "tiny.py"]
+    assert sorted(os.listdir(work_dir)) == ["iter_2.pth", "last_checkpoint"]
 
 
 def test_unknown_model_type(capsys, tiny_config, work_dir):
     config = tiny_config()
-    before = _snapshot(work_dir)
+    before = snapshot(work_dir)
     args = [str(config), "--work-dir", str(work_dir), "--cfg-options", "model.type=MaskRCNNX"]
     assert run_train(args) == 2
     line = _error_line(capsys)
     assert "model.type='MaskRCNNX'" in line and "custom_imports" in line
-    assert _snapshot(work_dir) == before
-    assert sorted(os.listdir(work_dir)) == ["iter_2.pth", "tiny.py"]
+    assert snapshot(work_dir) == before
+    assert sorted(os.listdir(work_dir)) == ["iter_2.pth", "last_checkpoint"]
 
 
 def test_unknown_nested_type_is_one_line_and_overwrites_nothing(capsys, tiny_config, work_dir):
     config = tiny_config()
-    before = _snapshot(work_dir)
+    before = snapshot(work_dir)
     args = [str(config), "--work-dir", str(work_dir), "--cfg-options", "model.neck.type=FPNX"]
     assert run_train(args) == 2
     assert "FPNX is not in the" in _error_line(capsys)
-    assert {path: _snapshot(work_dir)[path] for path in before} == before
+    assert {path: snapshot(work_dir)[path] for path in before} == before
 
 
 def test_missing_checkpoint(capsys, tiny_config, tmp_path):
@@ -107,12 +94,12 @@ def _malicious_checkpoint(folder):
 def test_resume_auto_refuses_a_malicious_last_checkpoint(capsys, tiny_config, tmp_path, work_dir):
     evil, marker = _malicious_checkpoint(tmp_path)
     (work_dir / "last_checkpoint").write_text(str(evil))
-    before = _snapshot(work_dir)
+    before = snapshot(work_dir)
     assert run_train([str(tiny_config()), "--work-dir", str(work_dir), "--resume"]) == 2
     line = _error_line(capsys)
     assert "evil.pth" in line and "--resume auto" in line and "convert_checkpoint.py" in line
     assert not marker.exists()
-    assert _snapshot(work_dir) == before
+    assert snapshot(work_dir) == before
 
 
 def test_resume_from_malicious_path(capsys, tiny_config, tmp_path):

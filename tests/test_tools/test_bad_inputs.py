@@ -15,25 +15,12 @@ import shutil
 
 import pytest
 import torch
+from conftest import snapshot
 
 from mmdet_evonorm.engine.cli import run_test, run_train
 from mmdet_evonorm.testing import build_detector, get_tiny_mask_rcnn_cfg
 
 NO_VALIDATION = {"val_dataloader": None, "val_cfg": None, "val_evaluator": None}
-
-
-def _snapshot(folder):
-    return {p.relative_to(folder): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
-@pytest.fixture
-def work_dir(tmp_path):
-    """A work dir from an earlier run, whose files must survive bad input untouched."""
-    folder = tmp_path / "work"
-    folder.mkdir()
-    (folder / "iter_2.pth").write_bytes(b"earlier checkpoint")
-    (folder / "last_checkpoint").write_text(str(folder / "iter_2.pth"))
-    return folder
 
 
 def _error_line(capsys) -> str:
@@ -123,12 +110,12 @@ def test_bad_annotations_and_images(case, capsys, synthetic_coco, tiny_config, t
             "train_dataloader.dataset.filter_cfg.filter_empty_gt": True,
         }
     )
-    before = _snapshot(work_dir)
+    before = snapshot(work_dir)
     assert run_train([str(config), "--work-dir", str(work_dir)]) == 2
     line = _error_line(capsys)
     assert all(text in line for text in expected), line
     assert "train_dataloader.dataset" in line
-    assert _snapshot(work_dir) == before
+    assert snapshot(work_dir) == before
 
 
 CONFIG_CASES = {
@@ -160,10 +147,10 @@ CONFIG_CASES = {
 def test_bad_config(case, capsys, tiny_config, work_dir):
     overrides, expected = CONFIG_CASES[case]
     config = tiny_config(**overrides)
-    before = _snapshot(work_dir)
+    before = snapshot(work_dir)
     assert run_train([str(config), "--work-dir", str(work_dir)]) == 2
     assert expected in _error_line(capsys)
-    assert _snapshot(work_dir) == before
+    assert snapshot(work_dir) == before
 
 
 @pytest.fixture
@@ -179,7 +166,7 @@ def foreign_checkpoint(tmp_path):
 @pytest.mark.parametrize("use", ["test", "resume", "load_from"])
 def test_checkpoint_of_another_model(use, capsys, foreign_checkpoint, tiny_config, work_dir):
     config = str(tiny_config())
-    before = _snapshot(work_dir)
+    before = snapshot(work_dir)
     if use == "test":
         status = run_test([config, str(foreign_checkpoint), "--work-dir", str(work_dir)])
     else:
@@ -190,7 +177,7 @@ def test_checkpoint_of_another_model(use, capsys, foreign_checkpoint, tiny_confi
     line = _error_line(capsys)
     assert line.startswith(f"error: {use}: {foreign_checkpoint} does not fit the model")
     assert "with another shape, e.g. neck.lateral_convs.0.conv.weight: (16, 128, 1, 1) in" in line
-    assert _snapshot(work_dir) == before
+    assert snapshot(work_dir) == before
 
 
 @pytest.mark.slow
@@ -208,12 +195,12 @@ def test_corrupt_image_stops_with_one_line(
             **NO_VALIDATION,
         }
     )
-    before = _snapshot(work_dir)
+    before = snapshot(work_dir)
     assert run_train([str(config), "--work-dir", str(work_dir)]) == 2
     line = _error_line(capsys)
     assert line.startswith(f"error: image {root / 'train'}/0000")
     assert "cannot be decoded" in line and "--resume" in line
-    assert {path: _snapshot(work_dir)[path] for path in before} == before
+    assert {path: snapshot(work_dir)[path] for path in before} == before
 
 
 @pytest.mark.slow
