@@ -50,7 +50,6 @@ def test_mmcv_has_compiled_ops():
     assert keep.tolist() == [0, 2] and dets.shape == (2, 5)
     feats = torch.arange(16.0).view(1, 1, 4, 4)
     rois = torch.tensor([[0.0, 0, 0, 4, 4]])
-    pooled = RoIAlign(output_size=2, spatial_scale=1.0, sampling_ratio=1, aligned=False)(
-        feats, rois
-    )
-    assert pooled.shape == (1, 1, 2, 2) and torch.allclose(pooled.mean(), feats.mean())
+    roi_align = RoIAlign(output_size=2, spatial_scale=1.0, sampling_ratio=1, aligned=True)
+    # one bilinear sample at each bin centre, e.g. (0.5, 0.5) -> mean of 0, 1, 4, 5 = 2.5
+    assert roi_align(feats, rois).flatten().tolist() == [2.5, 4.5, 10.5, 12.5]
