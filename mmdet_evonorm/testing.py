@@ -10,6 +10,7 @@ only the differences are written here.
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import torch
 from mmengine.config import ConfigDict
@@ -130,3 +131,8 @@ def shrink_for_cpu(
     model.train_cfg.rpn_proposal.update(nms_pre=num_proposals * 2, max_per_img=num_proposals)
     model.test_cfg.rpn.update(nms_pre=num_proposals * 2, max_per_img=num_proposals)
     return model
+
+
+def snapshot(folder: Path) -> dict:
+    """Every file below ``folder`` with its bytes: compare before/after to prove nothing changed."""
+    return {p.relative_to(folder): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}

@@ -85,11 +85,6 @@ def _tiny_run_config(data_root: Path) -> dict:
     )
 
 
-def snapshot(folder: Path) -> dict:
-    """Every file below ``folder`` with its bytes: compare before/after to prove nothing changed."""
-    return {p.relative_to(folder): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
 @pytest.fixture
 def work_dir(tmp_path) -> Path:
     """A work dir from an earlier run, whose files must survive bad input untouched."""

@@ -15,10 +15,9 @@ import shutil
 
 import pytest
 import torch
-from conftest import snapshot
 
 from mmdet_evonorm.engine.cli import run_test, run_train
-from mmdet_evonorm.testing import build_detector, get_tiny_mask_rcnn_cfg
+from mmdet_evonorm.testing import build_detector, get_tiny_mask_rcnn_cfg, snapshot
 
 NO_VALIDATION = {"val_dataloader": None, "val_cfg": None, "val_evaluator": None}
 
