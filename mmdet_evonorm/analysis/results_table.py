@@ -18,6 +18,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mmengine.config import Config
+
 from mmdet_evonorm.evaluation import COCO_STAT_NAMES
 from mmdet_evonorm.rows import BASELINE, ROWS, row_for_config
 
@@ -94,10 +96,9 @@ def _train_hours(entries: list[dict]) -> float | None:
 
 def _test_batch_size(run: Path) -> int:
     """Batch size of the test dataloader from the config mmengine dumped (else 1)."""
-    for cfg in run.glob("*.py"):
-        for line in cfg.read_text().splitlines():
-            if line.startswith("test_dataloader = dict(") and "batch_size=" in line:
-                return int(line.split("batch_size=", 1)[1].split(",", 1)[0])
+    for dumped in sorted(run.glob("*.py")):
+        loader = Config.fromfile(str(dumped)).get("test_dataloader") or {}
+        return int(loader.get("batch_size", 1))
     return 1
 
 

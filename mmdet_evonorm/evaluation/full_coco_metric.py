@@ -7,36 +7,18 @@ from collections.abc import Sequence
 from mmdet.evaluation import CocoMetric
 from mmdet.registry import METRICS
 
+_AP_ITEMS = ("mAP", "mAP_50", "mAP_75", "mAP_s", "mAP_m", "mAP_l")
+# mmdet's fixed labels for COCOeval.stats[6:12] -> what they are with maxDets (1, 10, 100).
+_AR_RENAMES = {
+    "AR@100": "AR@1",
+    "AR@300": "AR@10",
+    "AR@1000": "AR@100",
+    "AR_s@1000": "AR_s@100",
+    "AR_m@1000": "AR_m@100",
+    "AR_l@1000": "AR_l@100",
+}
 #: The 12 COCO summary numbers in ``COCOeval.stats`` order, named as this package logs them.
-COCO_STAT_NAMES = (
-    "mAP",
-    "mAP_50",
-    "mAP_75",
-    "mAP_s",
-    "mAP_m",
-    "mAP_l",
-    "AR@1",
-    "AR@10",
-    "AR@100",
-    "AR_s@100",
-    "AR_m@100",
-    "AR_l@100",
-)
-# mmdet's fixed labels for the same 12 positions of COCOeval.stats.
-_MMDET_ITEMS = (
-    "mAP",
-    "mAP_50",
-    "mAP_75",
-    "mAP_s",
-    "mAP_m",
-    "mAP_l",
-    "AR@100",
-    "AR@300",
-    "AR@1000",
-    "AR_s@1000",
-    "AR_m@1000",
-    "AR_l@1000",
-)
+COCO_STAT_NAMES = _AP_ITEMS + tuple(_AR_RENAMES.values())
 
 
 @METRICS.register_module()
@@ -54,16 +36,15 @@ class FullCocoMetric(CocoMetric):
     def __init__(self, **kwargs) -> None:
         if tuple(kwargs.pop("proposal_nums", (1, 10, 100))) != (1, 10, 100):
             raise ValueError("FullCocoMetric: proposal_nums is fixed to (1, 10, 100)")
-        kwargs.setdefault("metric_items", list(_MMDET_ITEMS))
+        kwargs.setdefault("metric_items", [*_AP_ITEMS, *_AR_RENAMES])
         super().__init__(proposal_nums=(1, 10, 100), **kwargs)
 
     def compute_metrics(self, results: list) -> dict[str, float]:
         """Run mmdet's evaluation, then rename the AR items to their true maxDets."""
-        renamed = dict(zip(_MMDET_ITEMS, COCO_STAT_NAMES, strict=True))
         out = {}
         for key, value in super().compute_metrics(results).items():
             iou_type, _, item = key.partition("_")
-            out[f"{iou_type}_{renamed[item]}" if item in renamed else key] = value
+            out[f"{iou_type}_{_AR_RENAMES[item]}" if item in _AR_RENAMES else key] = value
         return out
 
 

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from mmengine.config import Config
 
 from mmdet_evonorm.analysis import collect_runs, render_tables
 from mmdet_evonorm.evaluation import metric_keys
@@ -25,7 +26,10 @@ def _write_run(root, name, train=(), val=None, test=None, test_batch=1):
     if val is not None:
         lines.append(dict(val, step=train[-1][0] if train else 1))
     (ts / "vis_data" / "scalars.json").write_text("".join(json.dumps(x) + "\n" for x in lines))
-    (run / f"{name}.py").write_text(f"test_dataloader = dict(batch_size={test_batch}, x=1)\n")
+    # the config as mmengine dumps it into the work dir (multi-line pretty text)
+    Config(dict(test_dataloader=dict(batch_size=test_batch, num_workers=2))).dump(
+        run / f"{name}.py"
+    )
     if test is not None:
         tdir = run / "20261127_090000"
         tdir.mkdir()
