@@ -43,14 +43,10 @@ train_pipeline = [
     ),
     dict(type="PackDetInputs"),
 ]
+# the row's test pipeline with its fixed-scale Resize swapped for the 2x upscaling
 test_pipeline = [
-    dict(type="LoadImageFromFile"),
-    dict(type="Resize", scale_factor=2.0, keep_ratio=True),
-    dict(type="LoadAnnotations", with_bbox=True, with_mask=True),
-    dict(
-        type="PackDetInputs",
-        meta_keys=("img_id", "img_path", "ori_shape", "img_shape", "scale_factor"),
-    ),
+    dict(type="Resize", scale_factor=2.0, keep_ratio=True) if step["type"] == "Resize" else step
+    for step in _base_.test_pipeline
 ]
 train_dataloader = dict(
     batch_size=4,
