@@ -53,6 +53,25 @@ def init_cpu_distributed(cfg: Config) -> None:
     cfg.model_wrapper_cfg = cpu_model_wrapper_cfg(cfg)
 
 
+def close_process_group(synchronize: bool) -> None:
+    """Destroy the default process group (any backend) while Python is fully alive.
+
+    A process that exits with a ``gloo`` group still up can abort at interpreter
+    teardown (``terminate called without an active exception``, SIGABRT): the
+    group's worker threads still hold tensors when the interpreter goes away
+    (pytorch/pytorch#190489). With NCCL the same omission only warns.
+
+    Args:
+        synchronize (bool): Wait for every rank first (the job ended normally on
+            this rank). False after an error, where another rank may never arrive.
+    """
+    if not (dist.is_available() and dist.is_initialized()):
+        return
+    if synchronize:
+        dist.barrier()
+    dist.destroy_process_group()
+
+
 def cpu_model_wrapper_cfg(cfg: Config) -> dict:
     """The user's ``model_wrapper_cfg`` (or mmengine's default DDP one) without device ids."""
     wrapper = cfg.get("model_wrapper_cfg") or dict(

@@ -13,6 +13,7 @@ from mmengine.model import MMDistributedDataParallel
 from mmengine.registry import MODEL_WRAPPERS
 
 from mmdet_evonorm.engine.checks import UsageError
+from mmdet_evonorm.engine.cli import _run
 from mmdet_evonorm.engine.cpu_distributed import (
     _export_rendezvous_env,
     cpu_model_wrapper_cfg,
@@ -104,14 +105,18 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@CPU_ONLY
-def test_gloo_group_and_wrapper_that_runner_builds(clean_env):
-    """World size 1: the group is gloo and Runner.wrap_model's device_ids default loses."""
+def _single_rank_env(env) -> None:
     for key, value in dict(
         RANK="0", WORLD_SIZE="1", LOCAL_RANK="0", MASTER_ADDR="127.0.0.1"
     ).items():
-        clean_env.setenv(key, value)
-    clean_env.setenv("MASTER_PORT", str(_free_port()))
+        env.setenv(key, value)
+    env.setenv("MASTER_PORT", str(_free_port()))
+
+
+@CPU_ONLY
+def test_gloo_group_and_wrapper_that_runner_builds(clean_env):
+    """World size 1: the group is gloo and Runner.wrap_model's device_ids default loses."""
+    _single_rank_env(clean_env)
     cfg = Config(dict(launcher="pytorch", env_cfg=dict(dist_cfg=dict(backend="nccl", timeout=60))))
     assert not dist.is_initialized()
     init_cpu_distributed(cfg)
@@ -127,3 +132,32 @@ def test_gloo_group_and_wrapper_that_runner_builds(clean_env):
         assert model.module.weight.grad.shape == (2, 3)
     finally:
         dist.destroy_process_group()
+
+
+def _job_starting_a_group(error: Exception | None):
+    def job(args):
+        init_cpu_distributed(Config(dict(launcher="pytorch")))
+        assert dist.is_initialized()
+        if error is not None:
+            raise error
+
+    return job
+
+
+@CPU_ONLY
+@pytest.mark.parametrize(
+    "error, status", [(None, 0), (UsageError("bad input"), 2)], ids=["done", "bad-input"]
+)
+def test_tools_destroy_the_process_group_before_exit(clean_env, error, status):
+    """A gloo group left alive can abort the interpreter at exit (SIGABRT) on one rank."""
+    _single_rank_env(clean_env)
+    assert _run(_job_starting_a_group(error), None) == status
+    assert not dist.is_initialized()
+
+
+@CPU_ONLY
+def test_unexpected_errors_still_destroy_the_process_group(clean_env):
+    _single_rank_env(clean_env)
+    with pytest.raises(RuntimeError, match="boom"):
+        _run(_job_starting_a_group(RuntimeError("boom")), None)
+    assert not dist.is_initialized()
