@@ -48,7 +48,7 @@ from .checks import (
     check_registered_types,
     check_resume_and_load,
 )
-from .cpu_distributed import close_process_group, init_cpu_distributed, needs_cpu_process_group
+from .cpu_distributed import init_cpu_distributed, needs_cpu_process_group, process_group_scope
 from .hooks import NonFiniteLossError
 from .model_checks import build_model_up_front, check_checkpoint_fits
 from .safe_checkpoint import check_weights_only
@@ -300,12 +300,14 @@ def _test(args: argparse.Namespace) -> None:
 
 
 def _run(job: Callable[[argparse.Namespace], None], args: argparse.Namespace) -> int:
-    """Run ``job``; bad input and a non-finite stop end as one ``error:`` line."""
+    """Run ``job``; bad input and a non-finite stop end as one ``error:`` line.
+
+    A process group the job started is destroyed before this returns.
+    """
     setup_cache_size_limit_of_dynamo()
-    finished = False
     try:
-        job(args)
-        finished = True
+        with process_group_scope():
+            job(args)
     except UsageError as exc:
         return _error(str(exc), EXIT_BAD_INPUT)
     except NonFiniteLossError as exc:
@@ -325,8 +327,6 @@ def _run(job: Callable[[argparse.Namespace], None], args: argparse.Namespace) ->
             "--resume",
             EXIT_BAD_INPUT,
         )
-    finally:
-        close_process_group(synchronize=finished)
     return 0
 
 

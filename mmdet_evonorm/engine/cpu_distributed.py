@@ -14,13 +14,18 @@ reject. Both are sidestepped without touching mmengine:
 
 With a GPU (or any other accelerator mmengine knows) nothing changes: mmengine
 initialises NCCL (or what ``env_cfg.dist_cfg`` names) as usual.
+
+On every backend, :func:`process_group_scope` destroys the group the tools
+started before the process exits.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import os
 import subprocess
+from collections.abc import Iterator
 
 import torch.distributed as dist
 from mmengine.config import Config
@@ -53,23 +58,29 @@ def init_cpu_distributed(cfg: Config) -> None:
     cfg.model_wrapper_cfg = cpu_model_wrapper_cfg(cfg)
 
 
-def close_process_group(synchronize: bool) -> None:
-    """Destroy the default process group (any backend) while Python is fully alive.
+@contextlib.contextmanager
+def process_group_scope() -> Iterator[None]:
+    """Destroy a default process group that came up inside the block (any backend).
 
     A process that exits with a ``gloo`` group still up can abort at interpreter
     teardown (``terminate called without an active exception``, SIGABRT): the
     group's worker threads still hold tensors when the interpreter goes away
-    (pytorch/pytorch#190489). With NCCL the same omission only warns.
+    (pytorch/pytorch#190489). With NCCL the same omission only warns. A group
+    that existed before the block (a caller's own) is left alone.
 
-    Args:
-        synchronize (bool): Wait for every rank first (the job ended normally on
-            this rank). False after an error, where another rank may never arrive.
+    After a normal exit every rank is awaited first; after an exception it is
+    not, as another rank may never arrive.
     """
-    if not (dist.is_available() and dist.is_initialized()):
-        return
-    if synchronize:
+    started_here = not (dist.is_available() and dist.is_initialized())
+    try:
+        yield
+    except BaseException:
+        if started_here and dist.is_initialized():
+            dist.destroy_process_group()
+        raise
+    if started_here and dist.is_initialized():
         dist.barrier()
-    dist.destroy_process_group()
+        dist.destroy_process_group()
 
 
 def cpu_model_wrapper_cfg(cfg: Config) -> dict:

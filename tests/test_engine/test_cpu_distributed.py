@@ -19,6 +19,7 @@ from mmdet_evonorm.engine.cpu_distributed import (
     cpu_model_wrapper_cfg,
     init_cpu_distributed,
     needs_cpu_process_group,
+    process_group_scope,
 )
 
 CPU_ONLY = pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU-only path")
@@ -161,3 +162,15 @@ def test_unexpected_errors_still_destroy_the_process_group(clean_env):
     with pytest.raises(RuntimeError, match="boom"):
         _run(_job_starting_a_group(RuntimeError("boom")), None)
     assert not dist.is_initialized()
+
+
+@CPU_ONLY
+def test_a_callers_own_process_group_is_left_alone(clean_env):
+    _single_rank_env(clean_env)
+    dist.init_process_group(backend="gloo", init_method="env://")
+    try:
+        with process_group_scope():
+            dist.barrier()
+        assert dist.is_initialized()
+    finally:
+        dist.destroy_process_group()
