@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import gc
 import os
 import subprocess
 from collections.abc import Iterator
@@ -65,8 +66,11 @@ def process_group_scope() -> Iterator[None]:
     A process that exits with a ``gloo`` group still up can abort at interpreter
     teardown (``terminate called without an active exception``, SIGABRT): the
     group's worker threads still hold tensors when the interpreter goes away
-    (pytorch/pytorch#190489). With NCCL the same omission only warns. A group
-    that existed before the block (a caller's own) is left alone.
+    (pytorch/pytorch#190489). With NCCL the same omission only warns. Destroying
+    the group is not enough while the finished runner, kept by reference cycles,
+    still holds it through its DDP wrapper: garbage is collected first, so the
+    group really goes before interpreter teardown. A group that existed before
+    the block (a caller's own) is left alone.
 
     After a normal exit every rank is awaited first; after an exception it is
     not, as another rank may never arrive.
@@ -79,8 +83,10 @@ def process_group_scope() -> Iterator[None]:
             dist.destroy_process_group()
         raise
     if started_here and dist.is_initialized():
+        gc.collect()  # the runner sits in reference cycles and its DDP wrapper holds the group
         dist.barrier()
         dist.destroy_process_group()
+        gc.collect()
 
 
 def cpu_model_wrapper_cfg(cfg: Config) -> dict:

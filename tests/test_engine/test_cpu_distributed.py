@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import socket
+import weakref
 
 import pytest
 import torch
@@ -174,3 +176,24 @@ def test_a_callers_own_process_group_is_left_alone(clean_env):
         assert dist.is_initialized()
     finally:
         dist.destroy_process_group()
+
+
+@CPU_ONLY
+def test_a_ddp_model_left_in_a_reference_cycle_is_freed_before_the_group(clean_env):
+    """A finished runner (reference cycles) must not keep the group alive until teardown."""
+    _single_rank_env(clean_env)
+    gc.disable()  # only the scope's own collection may free the cycle
+    try:
+        with process_group_scope():
+            init_cpu_distributed(Config(dict(launcher="pytorch")))
+            model = MODEL_WRAPPERS.build(
+                cpu_model_wrapper_cfg(Config()), default_args=dict(module=torch.nn.Linear(2, 2))
+            )
+            cycle = [model]
+            cycle.append(cycle)
+            alive = weakref.ref(model)
+            del model, cycle
+            assert alive() is not None
+    finally:
+        gc.enable()
+    assert alive() is None and not dist.is_initialized()
