@@ -75,18 +75,22 @@ def process_group_scope() -> Iterator[None]:
     After a normal exit every rank is awaited first; after an exception it is
     not, as another rank may never arrive.
     """
-    started_here = not (dist.is_available() and dist.is_initialized())
+    started_here = not _group_is_up()
     try:
         yield
     except BaseException:
-        if started_here and dist.is_initialized():
+        if started_here and _group_is_up():
             dist.destroy_process_group()
         raise
-    if started_here and dist.is_initialized():
+    if started_here and _group_is_up():
         gc.collect()  # the runner sits in reference cycles and its DDP wrapper holds the group
         dist.barrier()
         dist.destroy_process_group()
         gc.collect()
+
+
+def _group_is_up() -> bool:
+    return dist.is_available() and dist.is_initialized()
 
 
 def cpu_model_wrapper_cfg(cfg: Config) -> dict:
