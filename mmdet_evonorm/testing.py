@@ -136,3 +136,11 @@ def shrink_for_cpu(
 def snapshot(folder: Path) -> dict:
     """Every file below ``folder`` with its bytes: compare before/after to prove nothing changed."""
     return {p.relative_to(folder): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def single_error_line(stderr: str) -> str:
+    """The one ``error: ...`` line a tool printed for bad input (no traceback, no second line)."""
+    errors = [line for line in stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, stderr[-3000:]
+    assert "Traceback" not in stderr, stderr[-3000:]
+    return errors[0]

@@ -12,15 +12,11 @@ import pytest
 import torch
 
 from mmdet_evonorm.engine.cli import run_test, run_train
-from mmdet_evonorm.testing import snapshot
+from mmdet_evonorm.testing import single_error_line, snapshot
 
 
 def _error_line(capsys) -> str:
-    err = capsys.readouterr().err
-    errors = [line for line in err.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1, err
-    assert "Traceback" not in err
-    return errors[0]
+    return single_error_line(capsys.readouterr().err)
 
 
 def test_missing_config(capsys, tmp_path):

@@ -17,17 +17,18 @@ import pytest
 import torch
 
 from mmdet_evonorm.engine.cli import run_test, run_train
-from mmdet_evonorm.testing import build_detector, get_tiny_mask_rcnn_cfg, snapshot
+from mmdet_evonorm.testing import (
+    build_detector,
+    get_tiny_mask_rcnn_cfg,
+    single_error_line,
+    snapshot,
+)
 
 NO_VALIDATION = {"val_dataloader": None, "val_cfg": None, "val_evaluator": None}
 
 
 def _error_line(capsys) -> str:
-    err = capsys.readouterr().err
-    errors = [line for line in err.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1, err
-    assert "Traceback" not in err
-    return errors[0]
+    return single_error_line(capsys.readouterr().err)
 
 
 def _copy_set(synthetic_coco, tmp_path, edit=None):

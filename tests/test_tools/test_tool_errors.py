@@ -10,13 +10,12 @@ import os
 
 import torch
 
+from mmdet_evonorm.testing import single_error_line
+
 
 def _single_error(run) -> str:
     assert run.returncode == 2, run.stderr[-3000:]
-    assert "Traceback" not in run.stderr
-    errors = [line for line in run.stderr.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1, run.stderr[-3000:]
-    return errors[0]
+    return single_error_line(run.stderr)
 
 
 def test_train_with_missing_config(tool, tmp_path):
