@@ -2,8 +2,9 @@
 
 Importing it registers :class:`SafeCheckpointHook`, :class:`AtomicCheckpointHook`,
 :class:`IterationSeedHook`, :class:`NonFiniteGuardHook` and
-:class:`NonFiniteGuardOptimWrapper`; the command lines of ``tools/train.py`` and
-``tools/test.py`` live in :mod:`.cli`.
+:class:`NonFiniteGuardOptimWrapper`, and replaces mmengine's URL checkpoint loaders
+with weights-only ones (:mod:`.url_checkpoints`); the command lines of
+``tools/train.py`` and ``tools/test.py`` live in :mod:`.cli`.
 """
 
 from .hooks import (
@@ -15,6 +16,7 @@ from .hooks import (
 )
 from .optim_wrappers import NonFiniteGuardOptimWrapper
 from .safe_checkpoint import check_weights_only, convert_checkpoint
+from .url_checkpoints import OFFLINE_DIR_ENV, register_weights_only_loaders
 
 __all__ = [
     "AtomicCheckpointHook",
@@ -22,7 +24,9 @@ __all__ = [
     "NonFiniteGuardHook",
     "NonFiniteGuardOptimWrapper",
     "NonFiniteLossError",
+    "OFFLINE_DIR_ENV",
     "SafeCheckpointHook",
     "check_weights_only",
     "convert_checkpoint",
+    "register_weights_only_loaders",
 ]

@@ -17,6 +17,7 @@ from mmengine.runner import find_latest_checkpoint
 
 from ..datasets.coco_checks import AnnotationError, check_coco_instances
 from .safe_checkpoint import CheckpointError, check_weights_only
+from .url_checkpoints import check_url_checkpoint
 
 
 class UsageError(Exception):
@@ -285,11 +286,19 @@ def _leaf_datasets(dataset: dict, field: str) -> Iterator[tuple[str, dict]]:
 def check_checkpoint(path: str, what: str) -> None:
     """A local checkpoint must exist and load weights-only (nothing in it runs).
 
+    URLs and the names of mmengine's URL schemes (``torchvision://resnet50``) must
+    resolve, and be present offline (:func:`~.url_checkpoints.check_url_checkpoint`);
+    they are loaded weights-only when the runner reads them.
+
     Args:
-        path (str): Checkpoint path; URLs and ``scheme://`` paths are left to mmengine.
+        path (str): Checkpoint path, URL or ``scheme://`` name.
         what (str): How the user gave it, for the message (e.g. ``'--resume'``).
     """
     if _is_remote(path):
+        try:
+            check_url_checkpoint(path)
+        except CheckpointError as exc:
+            raise UsageError(f"{what}: {exc}") from None
         return
     if not osp.isfile(path):
         raise UsageError(f"checkpoint {path!r} ({what}) not found")
@@ -307,3 +316,21 @@ def check_resume_and_load(cfg: Config) -> None:
             check_checkpoint(latest, f"--resume auto, from {cfg.work_dir}/last_checkpoint")
     elif cfg.get("load_from"):
         check_checkpoint(cfg.load_from, "--resume" if cfg.get("resume") else "load_from")
+
+
+def check_pretrained_checkpoints(cfg: Config) -> None:
+    """Every ``init_cfg=dict(type='Pretrained', checkpoint=...)`` in the model must be usable."""
+    for field, checkpoint in _pretrained_checkpoints(cfg.get("model"), "model"):
+        check_checkpoint(checkpoint, f"{field}.checkpoint")
+
+
+def _pretrained_checkpoints(node, field: str) -> Iterator[tuple[str, str]]:
+    if isinstance(node, list | tuple):
+        for index, child in enumerate(node):
+            yield from _pretrained_checkpoints(child, f"{field}[{index}]")
+    if not isinstance(node, dict):
+        return
+    if node.get("type") == "Pretrained" and isinstance(node.get("checkpoint"), str):
+        yield field, node["checkpoint"]
+    for key, child in node.items():
+        yield from _pretrained_checkpoints(child, f"{field}.{key}")

@@ -4,7 +4,7 @@ They take mmdet 3.3.0's arguments (``mmdet/.mim/tools/{train,test}.py``) and
 add, before the runner is built:
 
 * up-front checks (config, registered types, annotation files and images, the
-  model built once, checkpoints and whether they fit the model), each failing
+  model built once, checkpoints, URL ones included, and whether they fit the model), each failing
   with one ``error: ...`` line on stderr and exit status 2 before anything is
   written (:mod:`.checks`, :mod:`.model_checks`);
 * :class:`~.hooks.SafeCheckpointHook`, so checkpoints load weights-only;
@@ -45,13 +45,14 @@ from .checks import (
     check_config_file,
     check_model_type,
     check_num_classes,
+    check_pretrained_checkpoints,
     check_registered_types,
     check_resume_and_load,
 )
 from .cpu_distributed import init_cpu_distributed, needs_cpu_process_group, process_group_scope
 from .hooks import NonFiniteLossError
 from .model_checks import build_model_up_front, check_checkpoint_fits
-from .safe_checkpoint import check_weights_only
+from .safe_checkpoint import CheckpointError, check_weights_only
 
 SAFE_CHECKPOINT_HOOK = "SafeCheckpointHook"
 #: ``default_hooks`` entries that training adds when the config lacks the key
@@ -191,6 +192,7 @@ def configure_train(cfg: Config, args: argparse.Namespace) -> None:
     _warn(check_annotation_files(cfg, ("train_dataloader", "val_dataloader")))
     check_num_classes(cfg, "train_dataloader")
     check_resume_and_load(cfg)
+    check_pretrained_checkpoints(cfg)
 
 
 def _check_skips_can_be_skipped(cfg: Config) -> None:
@@ -308,7 +310,7 @@ def _run(job: Callable[[argparse.Namespace], None], args: argparse.Namespace) ->
     try:
         with process_group_scope():
             job(args)
-    except UsageError as exc:
+    except (UsageError, CheckpointError) as exc:  # CheckpointError: a URL checkpoint's load
         return _error(str(exc), EXIT_BAD_INPUT)
     except NonFiniteLossError as exc:
         return _error(str(exc), EXIT_NON_FINITE)

@@ -107,11 +107,11 @@ class UnsafeCheckpointError(CheckpointError):
     """A checkpoint that ``torch.load(weights_only=True)`` refuses."""
 
 
-def check_weights_only(path: str | Path) -> Any:
+def check_weights_only(path: str | Path, map_location: Any = "cpu") -> Any:
     """Load ``path`` with the weights-only unpickler; nothing in it is executed.
 
     Tensor data is memory-mapped (zip format), so this costs one pass over the
-    pickle only.
+    pickle only. ``map_location`` is ``torch.load``'s.
 
     Returns:
         The loaded checkpoint (tensors memory-mapped; tagged values not decoded).
@@ -124,7 +124,7 @@ def check_weights_only(path: str | Path) -> Any:
     """
     try:
         return torch.load(
-            path, map_location="cpu", weights_only=True, mmap=zipfile.is_zipfile(path)
+            path, map_location=map_location, weights_only=True, mmap=zipfile.is_zipfile(path)
         )
     except pickle.UnpicklingError as exc:
         raise UnsafeCheckpointError(
