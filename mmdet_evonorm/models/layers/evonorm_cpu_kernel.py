@@ -12,6 +12,12 @@ Whenever the kernels cannot be used (no C compiler, a failed compile, a
 non-CPU tensor, a dtype other than float32/float64, ``torch.jit`` tracing, or the
 environment variable ``MMDET_EVONORM_CPU_KERNEL=0``), :mod:`.evonorm_function` computes the same
 maths with PyTorch operations; a failed build is reported once as a warning.
+
+The element loops must compile to packed SIMD (the sigmoid is written for it,
+see ``csrc/evonorm_s0.c``). With gcc, the build reads the compiler's own
+vectorisation report and warns once, naming the loops, if any stayed scalar, so
+a change of source, flags or compiler cannot silently make the kernels several
+times slower; :data:`last_build` records the command and the result.
 """
 
 from __future__ import annotations
@@ -19,20 +25,31 @@ from __future__ import annotations
 import ctypes
 import functools
 import os
+import re
 import shutil
 import subprocess
 import tempfile
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Tuple
+from typing import List, Tuple
 
 import torch
 from torch import Tensor
 
 _SOURCE = Path(__file__).with_name("csrc") / "evonorm_s0.c"
+_HEADER = _SOURCE.with_name("evonorm_s0_impl.h")
+# Flags of every build. -fno-trapping-math lets the compiler turn the sigmoid's
+# compare-selects into vector blends: without it gcc 12 leaves the element loops
+# scalar on AVX2 (AVX-512's masks hide the problem), several times slower.
+_BASE_FLAGS = ("-O3", "-fno-trapping-math", "-fPIC", "-shared")
 # Tried in order; later sets drop flags a compiler may not know (no OpenMP only
-# means one thread).
-_FLAG_SETS = (("-fopenmp", "-march=native"), ("-fopenmp",), ())
+# means one thread; -fopenmp-simd keeps the `omp simd` loop hints).
+_FLAG_SETS = (("-fopenmp", "-march=native"), ("-fopenmp",), ("-fopenmp-simd",), ())
+_REPORT_LINE = re.compile(
+    r"evonorm_s0_impl\.h\[(f32|f64)\]:(\d+):\d+: "
+    r"(optimized: loop vectorized|missed: couldn't vectorize loop)"
+)
 _SUFFIX = {torch.float32: "f32", torch.float64: "f64"}
 # Elements per thread (about half a millisecond of work) below which another
 # thread costs more than it saves: on a CPU shared with other processes a
@@ -46,22 +63,118 @@ _ARGTYPES = {
 }
 
 
+@dataclass(frozen=True)
+class Build:
+    """How the kernels were compiled, and whether the element loops vectorised.
+
+    Attributes:
+        command: Compiler and flags.
+        scalar_loops: The element loops (``#pragma omp simd`` in
+            ``csrc/evonorm_s0_impl.h``) that gcc's vectorisation report
+            (``-fopt-info-vec``) does not show as vectorised, as
+            ``evonorm_s0_impl.h[f32]:LINE``; None when the compiler is not gcc
+            (no report to read).
+    """
+
+    command: str
+    scalar_loops: Tuple[str, ...] | None
+
+    def describe(self) -> str:
+        if self.scalar_loops is None:
+            checked = "vectorisation not checked (needs gcc's report)"
+        elif self.scalar_loops:
+            checked = f"NOT vectorised: {', '.join(self.scalar_loops)}"
+        else:
+            checked = "all element loops vectorised (gcc report)"
+        return f"`{self.command}`; {checked}"
+
+
+#: The last successful build of this process (None before the first).
+last_build: Build | None = None
+
+
 def _compile(workdir: str) -> Tuple[Path | None, str]:
-    """Compile the kernels into ``workdir``; return the library path or the error."""
+    """Compile the kernels into ``workdir``; return the library path or the error.
+
+    With gcc, the vectorisation report is checked once, here: a warning names
+    any element loop left scalar (:class:`Build`).
+    """
+    global last_build
     compiler = shutil.which(os.environ.get("CC", "cc"))
     if compiler is None:
         return None, "no C compiler found (set CC)"
     lib, error = Path(workdir) / "evonorm_s0.so", ""
+    report = Path(workdir) / "vectorised.txt"
+    report_flags = (f"-fopt-info-vec-optimized-missed={report}",) if _is_gcc(compiler) else ()
     for flags in _FLAG_SETS:
-        cmd = [compiler, "-O3", "-fPIC", "-shared", *flags, str(_SOURCE), "-o", str(lib)]
+        cmd = [compiler, *_BASE_FLAGS, *flags, str(_SOURCE), "-o", str(lib), "-lm"]
         try:
-            proc = subprocess.run([*cmd, "-lm"], capture_output=True, text=True, timeout=120)
+            proc = subprocess.run(
+                [*cmd, *report_flags], capture_output=True, text=True, timeout=120
+            )
         except (OSError, subprocess.SubprocessError) as exc:
             return None, str(exc)
         if proc.returncode == 0:
+            text = report.read_text() if report.exists() else ""  # gcc writes no empty report
+            scalar = scalar_loops(text, _HEADER.read_text()) if report_flags else None
+            last_build = Build(" ".join([Path(compiler).name, *cmd[1:-4]]), scalar)
+            if scalar:
+                warnings.warn(
+                    f"EvoNormS0: the CPU kernels' element loops {', '.join(scalar)} were "
+                    f"not vectorised by `{last_build.command}`; expect several times "
+                    "GroupNorm's time (docs/benchmarks.md)",
+                    stacklevel=3,
+                )
             return lib, ""
         error = proc.stderr.strip()
     return None, error
+
+
+def _is_gcc(compiler: str) -> bool:
+    try:
+        proc = subprocess.run([compiler, "--version"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return "Free Software Foundation" in proc.stdout and "clang" not in proc.stdout
+
+
+def simd_loops(header: str) -> List[Tuple[int, int]]:
+    """First and last line (1-based) of every ``#pragma omp simd`` loop in ``header``."""
+    lines = header.splitlines()
+    loops = []
+    for first, line in enumerate(lines):
+        if not line.strip().startswith("#pragma omp simd"):
+            continue
+        depth, last = 0, first + 1
+        while True:  # to the end of the loop's statement or block
+            depth += lines[last].count("{") - lines[last].count("}")
+            if depth == 0 and lines[last].rstrip().endswith((";", "}")):
+                break
+            last += 1
+        loops.append((first + 1, last + 1))
+    return loops
+
+
+def scalar_loops(report: str, header: str) -> Tuple[str, ...]:
+    """The ``simd_loops`` of ``header`` that gcc's ``report`` does not show as
+    vectorised in one of the precisions, as ``evonorm_s0_impl.h[f32]:LINE``.
+
+    A loop counts as vectorised if the report has a "loop vectorized" line and no
+    "couldn't vectorize loop" line within its lines (gcc reports an ``omp simd``
+    reduction loop twice, once at the pragma and once in the body, and either can
+    fail). The header names itself per precision in the compiler's messages (its
+    ``#line`` directive), so a loop left scalar in one precision only is caught.
+    """
+    seen: dict = {}
+    for m in _REPORT_LINE.finditer(report):
+        seen.setdefault((m[1], int(m[2])), set()).add(m[3].startswith("optimized"))
+    scalar = []
+    for first, last in simd_loops(header):
+        for p in _SUFFIX.values():
+            found = set().union(*(seen.get((p, line), set()) for line in range(first, last + 1)))
+            if found != {True}:
+                scalar.append(f"evonorm_s0_impl.h[{p}]:{first}")
+    return tuple(scalar)
 
 
 @functools.cache

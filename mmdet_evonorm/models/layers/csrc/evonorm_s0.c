@@ -17,21 +17,30 @@
  * evonorm_s0_impl.h is included once per precision (float32, float64).
  */
 #include <math.h>
+#include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
 
-/* sigmoid(z) = 1 / (1 + exp(-z)) with exp written so that the compiler can
- * vectorise it: exp(t) = 2^k * exp(f), k = round(t / ln 2), |f| <= ln(2) / 2,
- * exp(f) by its Taylor series to degree 7 (truncation error < 6e-9, below
- * float32 rounding). t is clamped to the float32 range of exp, where sigmoid is
- * already 0 or 1 to float32 precision. */
+/* Vectorisable sigmoids. With e = exp(-|z|) in (0, 1],
+ *
+ *   sigmoid(z) = (z < 0 ? e : 1) / (1 + e),
+ *
+ * which needs exp only on t = -|z| <= 0 and one clamp (t >= the smallest t
+ * whose exp is a normal number; below it sigmoid is 0 or 1 to the precision).
+ * exp(t) = 2^k * exp(f), k = round(t / ln 2), |f| <= ln(2) / 2, exp(f) by its
+ * Taylor series (degree 7 in float32, truncation error < 6e-9; degree 13 in
+ * float64, < 5e-18), ln 2 split in a part exact in the precision and a
+ * remainder (Cody and Waite). k is rounded by adding and subtracting
+ * 1.5 * 2^(mantissa bits), and 2^k is built from its exponent bits. Every step
+ * is a plain arithmetic, compare-select or integer operation, so gcc
+ * vectorises the loops that call these (the build checks that it did, see
+ * evonorm_cpu_kernel.py); the comparisons need -fno-trapping-math to be
+ * if-converted. float64 is the gradcheck path: the result is within a few ulp
+ * of 1 / (1 + exp(-z)). */
 static inline float sigmoid_f32(float z) {
-  float t = -z;
+  float t = z < 0 ? z : -z;
   t = t < -87.0f ? -87.0f : t;
-  t = t > 88.0f ? 88.0f : t;
-  /* round to nearest by the 1.5 * 2^23 trick (valid for |k| < 2^22) */
   const float k = (t * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-  /* f = t - k ln2, ln2 split in a part exact in float32 and a remainder */
   const float f = (t - k * 0.693145751953125f) - k * 1.42860682030941723e-06f;
   float e = 1.0f / 5040.0f;
   e = e * f + 1.0f / 720.0f;
@@ -41,27 +50,53 @@ static inline float sigmoid_f32(float z) {
   e = e * f + 0.5f;
   e = e * f + 1.0f;
   e = e * f + 1.0f;
-  const int32_t bits = ((int32_t)k + 127) << 23; /* 2^k, k in [-126, 127] */
+  const int32_t bits = ((int32_t)k + 127) << 23; /* 2^k, k in [-126, 0] */
   float two_k;
   memcpy(&two_k, &bits, sizeof(two_k));
-  return 1.0f / (1.0f + e * two_k);
+  e *= two_k;
+  return (z < 0 ? e : 1.0f) / (1.0f + e);
 }
 
-/* float64 is the gradcheck path: exactness over speed. */
-static inline double sigmoid_f64(double z) { return 1.0 / (1.0 + exp(-z)); }
+static inline double sigmoid_f64(double z) {
+  static const double magic = 6755399441055744.0; /* 1.5 * 2^52 */
+  double t = z < 0 ? z : -z;
+  t = t < -708.0 ? -708.0 : t;
+  /* kd = magic + k exactly, so its low bits are k: no float-to-int64
+   * conversion, which AVX2 lacks */
+  const double kd = t * 1.4426950408889634074 + magic, k = kd - magic;
+  const double f = (t - k * 6.93147180369123816490e-01) - k * 1.90821492927058770002e-10;
+  double e = 1.0 / 6227020800.0;
+  static const double inv_fact[13] = {
+      1.0 / 479001600.0, 1.0 / 39916800.0, 1.0 / 3628800.0, 1.0 / 362880.0, 1.0 / 40320.0,
+      1.0 / 5040.0,      1.0 / 720.0,      1.0 / 120.0,     1.0 / 24.0,     1.0 / 6.0,
+      0.5,               1.0,              1.0};
+  for (int i = 0; i < 13; ++i) e = e * f + inv_fact[i];
+  int64_t kbits, magic_bits;
+  memcpy(&kbits, &kd, sizeof(kbits));
+  memcpy(&magic_bits, &magic, sizeof(magic_bits));
+  const int64_t bits = (kbits - magic_bits + 1023) << 52; /* 2^k, k in [-1022, 0] */
+  double two_k;
+  memcpy(&two_k, &bits, sizeof(two_k));
+  e *= two_k;
+  return (z < 0 ? e : 1.0) / (1.0 + e);
+}
 
 #define SCALAR float
 #define SIGMOID sigmoid_f32
 #define SUFFIX f32
+#define IMPL_NAME "evonorm_s0_impl.h[f32]"
 #include "evonorm_s0_impl.h"
 #undef SCALAR
 #undef SIGMOID
 #undef SUFFIX
+#undef IMPL_NAME
 
 #define SCALAR double
 #define SIGMOID sigmoid_f64
 #define SUFFIX f64
+#define IMPL_NAME "evonorm_s0_impl.h[f64]"
 #include "evonorm_s0_impl.h"
 #undef SCALAR
 #undef SIGMOID
 #undef SUFFIX
+#undef IMPL_NAME

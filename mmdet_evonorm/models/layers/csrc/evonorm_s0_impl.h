@@ -1,16 +1,27 @@
+#line 2 IMPL_NAME
 /* One precision of the EvoNorm-S0 kernels; see evonorm_s0.c.
- * Expects SCALAR (element type), SIGMOID (function) and SUFFIX (name suffix).
+ * Expects SCALAR (element type), SIGMOID (function), SUFFIX (name suffix) and
+ * IMPL_NAME, the file name the compiler's messages give this header (the line
+ * above): "evonorm_s0_impl.h[f32]" or "[f64]", so that the vectorisation report
+ * tells the precisions apart. Every `#pragma omp simd` loop is an element loop
+ * that must vectorise (evonorm_cpu_kernel.py checks the report).
  *
  * Each (n, g) block is c channels of L contiguous elements:
  *
  *   x[n] = | g0: ch0[0..L) ch1[0..L) .. | g1: ... |     block = c * L elements
  *
  * Blocks are independent, so they are spread over OpenMP threads and the result
- * does not depend on the thread count. L == 1 (a 2-D [N, C] input) runs loops
- * over the channels of a block instead of over L, so they vectorise too. */
+ * does not depend on the thread count. Large L (FPN maps) runs the element loops
+ * channel by channel over L. Small L (RoI features, L = 49; a 2-D [N, C] input,
+ * L = 1) runs them once over the whole block instead, reading each element's
+ * channel parameters from a block-sized copy (FLAT_L, expand): 49-element loops
+ * would spend a large part of their time in scalar remainders. */
 #define CAT_(a, b) a##_##b
 #define CAT(a, b) CAT_(a, b)
 #define FN(name) CAT(name, SUFFIX)
+#ifndef FLAT_L
+#define FLAT_L 128 /* L below which the element loops run over whole blocks */
+#endif
 
 /* x * sigmoid(v x) * a + b, with a = w * rstd */
 static inline SCALAR FN(act)(SCALAR x, SCALAR v, SCALAR a, SCALAR b) {
@@ -25,39 +36,63 @@ static inline SCALAR FN(input_grad)(SCALAR x, SCALAR s, SCALAR dy, SCALAR v, SCA
   return dy * a * s * (1 + v * x * (1 - s)) - coef * (x - mean);
 }
 
+/* out[j * l + i] = p[j] for the cpg channels of a block; with l == 1 the
+ * parameters are already one per element and p itself is returned. */
+static inline const SCALAR *FN(expand)(SCALAR *out, const SCALAR *p, int64_t cpg,
+                                       int64_t l) {
+  if (l == 1) return p;
+  for (int64_t j = 0; j < cpg; ++j)
+    for (int64_t i = 0; i < l; ++i) out[j * l + i] = p[j];
+  return out;
+}
+
+/* Per-thread scratch of `count` block-sized arrays for the small-L path; NULL
+ * for large L, or if it cannot be had (then the channel loops run). */
+static inline SCALAR *FN(flat_scratch)(int64_t l, int64_t m, int count) {
+  return l < FLAT_L ? (SCALAR *)malloc((size_t)(count * m) * sizeof(SCALAR)) : NULL;
+}
+
 void FN(evonorm_s0_forward)(const SCALAR *x, const SCALAR *w, const SCALAR *b,
                             const SCALAR *v, SCALAR *y, SCALAR *mean, SCALAR *rstd,
                             int64_t n, int64_t c, int64_t l, int64_t g, double eps,
                             int threads) {
   const int64_t cpg = c / g, m = cpg * l;
-#pragma omp parallel for schedule(static) num_threads(threads)
-  for (int64_t blk = 0; blk < n * g; ++blk) {
-    const SCALAR *xb = x + blk * m;
-    SCALAR *yb = y + blk * m;
-    const int64_t ch0 = (blk % g) * cpg;
-    /* two-pass population variance, accumulated in double */
-    double sum = 0.0, sq = 0.0;
+#pragma omp parallel num_threads(threads)
+  {
+    SCALAR *flat = FN(flat_scratch)(l, m, 3);
+#pragma omp for schedule(static)
+    for (int64_t blk = 0; blk < n * g; ++blk) {
+      const SCALAR *xb = x + blk * m;
+      SCALAR *yb = y + blk * m;
+      const int64_t ch0 = (blk % g) * cpg;
+      /* two-pass population variance, accumulated in double */
+      double sum = 0.0, sq = 0.0;
 #pragma omp simd reduction(+ : sum)
-    for (int64_t i = 0; i < m; ++i) sum += xb[i];
-    const double mu = sum / (double)m;
+      for (int64_t i = 0; i < m; ++i) sum += xb[i];
+      const double mu = sum / (double)m;
 #pragma omp simd reduction(+ : sq)
-    for (int64_t i = 0; i < m; ++i) sq += (xb[i] - mu) * (xb[i] - mu);
-    const double r = 1.0 / sqrt(sq / (double)m + eps);
-    mean[blk] = (SCALAR)mu;
-    rstd[blk] = (SCALAR)r;
-    if (l == 1) {
+      for (int64_t i = 0; i < m; ++i) sq += (xb[i] - mu) * (xb[i] - mu);
+      const double r = 1.0 / sqrt(sq / (double)m + eps);
+      const SCALAR rs = (SCALAR)r;
+      mean[blk] = (SCALAR)mu;
+      rstd[blk] = rs;
+      if (flat) {
+        const SCALAR *ve = FN(expand)(flat, v + ch0, cpg, l);
+        const SCALAR *we = FN(expand)(flat + m, w + ch0, cpg, l);
+        const SCALAR *be = FN(expand)(flat + 2 * m, b + ch0, cpg, l);
 #pragma omp simd
-      for (int64_t j = 0; j < cpg; ++j)
-        yb[j] = FN(act)(xb[j], v[ch0 + j], (SCALAR)(w[ch0 + j] * r), b[ch0 + j]);
-      continue;
-    }
-    for (int64_t j = 0; j < cpg; ++j) {
-      const SCALAR vj = v[ch0 + j], aj = (SCALAR)(w[ch0 + j] * r), bj = b[ch0 + j];
-      const SCALAR *xc = xb + j * l;
-      SCALAR *yc = yb + j * l;
+        for (int64_t i = 0; i < m; ++i) yb[i] = FN(act)(xb[i], ve[i], we[i] * rs, be[i]);
+        continue;
+      }
+      for (int64_t j = 0; j < cpg; ++j) {
+        const SCALAR vj = v[ch0 + j], aj = (SCALAR)(w[ch0 + j] * r), bj = b[ch0 + j];
+        const SCALAR *xc = xb + j * l;
+        SCALAR *yc = yb + j * l;
 #pragma omp simd
-      for (int64_t i = 0; i < l; ++i) yc[i] = FN(act)(xc[i], vj, aj, bj);
+        for (int64_t i = 0; i < l; ++i) yc[i] = FN(act)(xc[i], vj, aj, bj);
+      }
     }
+    free(flat);
   }
 }
 
@@ -70,60 +105,69 @@ void FN(evonorm_s0_backward)(const SCALAR *x, const SCALAR *dy, const SCALAR *w,
                              int64_t l, int64_t g, int threads) {
   const int64_t cpg = c / g, m = cpg * l;
   SCALAR *p = scratch, *q = scratch + n * c, *bsum = scratch + 2 * n * c;
-#pragma omp parallel for schedule(static) num_threads(threads)
-  for (int64_t blk = 0; blk < n * g; ++blk) {
-    const SCALAR *xb = x + blk * m, *dyb = dy + blk * m;
-    SCALAR *dxb = dx + blk * m, *pb = p + blk * cpg, *qb = q + blk * cpg;
-    SCALAR *bb = bsum + blk * cpg;
-    const SCALAR *wb = w + (blk % g) * cpg, *vb = v + (blk % g) * cpg;
-    const SCALAR mu = mean[blk], r = rstd[blk];
-    /* pass 1: per-channel sums P, Q, B, the group sum of w * P, and s = sigmoid(v x)
-     * parked in dx */
-    double wp = 0.0;
-    if (l == 1) {
-#pragma omp simd reduction(+ : wp)
-      for (int64_t j = 0; j < cpg; ++j) {
-        const SCALAR s = SIGMOID(vb[j] * xb[j]), pj = dyb[j] * xb[j] * s;
-        dxb[j] = s;
-        pb[j] = pj;
-        qb[j] = pj * xb[j] * (1 - s);
-        bb[j] = dyb[j];
-        wp += wb[j] * pj;
+#pragma omp parallel num_threads(threads)
+  {
+    SCALAR *flat = FN(flat_scratch)(l, m, 2);
+#pragma omp for schedule(static)
+    for (int64_t blk = 0; blk < n * g; ++blk) {
+      const SCALAR *xb = x + blk * m, *dyb = dy + blk * m;
+      SCALAR *dxb = dx + blk * m, *pb = p + blk * cpg, *qb = q + blk * cpg;
+      SCALAR *bb = bsum + blk * cpg;
+      const SCALAR *wb = w + (blk % g) * cpg, *vb = v + (blk % g) * cpg;
+      const SCALAR mu = mean[blk], r = rstd[blk];
+      const SCALAR *ve = flat ? FN(expand)(flat, vb, cpg, l) : NULL;
+      /* pass 1: s = sigmoid(v x), parked in dx, then the per-channel sums P, Q,
+       * B and the group sum of w * P */
+      if (flat) {
+#pragma omp simd
+        for (int64_t i = 0; i < m; ++i) dxb[i] = SIGMOID(ve[i] * xb[i]);
       }
-    } else {
+      double wp = 0.0;
       for (int64_t j = 0; j < cpg; ++j) {
         const SCALAR vj = vb[j], *xc = xb + j * l, *dyc = dyb + j * l;
         SCALAR *sc = dxb + j * l;
         SCALAR pj = 0, qj = 0, bj = 0;
+        if (flat) {
 #pragma omp simd reduction(+ : pj, qj, bj)
-        for (int64_t i = 0; i < l; ++i) {
-          const SCALAR s = SIGMOID(vj * xc[i]), pi = dyc[i] * xc[i] * s;
-          sc[i] = s;
-          pj += pi;
-          qj += pi * xc[i] * (1 - s);
-          bj += dyc[i];
+          for (int64_t i = 0; i < l; ++i) {
+            const SCALAR pi = dyc[i] * xc[i] * sc[i];
+            pj += pi;
+            qj += pi * xc[i] * (1 - sc[i]);
+            bj += dyc[i];
+          }
+        } else {
+#pragma omp simd reduction(+ : pj, qj, bj)
+          for (int64_t i = 0; i < l; ++i) {
+            const SCALAR s = SIGMOID(vj * xc[i]), pi = dyc[i] * xc[i] * s;
+            sc[i] = s;
+            pj += pi;
+            qj += pi * xc[i] * (1 - s);
+            bj += dyc[i];
+          }
         }
         pb[j] = pj;
         qb[j] = qj;
         bb[j] = bj;
         wp += wb[j] * pj;
       }
-    }
-    /* pass 2: dx from s */
-    const SCALAR coef = (SCALAR)(wp * r * r * r / (double)m);
-    if (l == 1) {
+      /* pass 2: dx from s */
+      const SCALAR coef = (SCALAR)(wp * r * r * r / (double)m);
+      if (flat) {
+        const SCALAR *we = FN(expand)(flat + m, wb, cpg, l);
 #pragma omp simd
-      for (int64_t j = 0; j < cpg; ++j)
-        dxb[j] = FN(input_grad)(xb[j], dxb[j], dyb[j], vb[j], wb[j] * r, coef, mu);
-      continue;
-    }
-    for (int64_t j = 0; j < cpg; ++j) {
-      const SCALAR vj = vb[j], aj = wb[j] * r, *xc = xb + j * l, *dyc = dyb + j * l;
-      SCALAR *dxc = dxb + j * l;
+        for (int64_t i = 0; i < m; ++i)
+          dxb[i] = FN(input_grad)(xb[i], dxb[i], dyb[i], ve[i], we[i] * r, coef, mu);
+        continue;
+      }
+      for (int64_t j = 0; j < cpg; ++j) {
+        const SCALAR vj = vb[j], aj = wb[j] * r, *xc = xb + j * l, *dyc = dyb + j * l;
+        SCALAR *dxc = dxb + j * l;
 #pragma omp simd
-      for (int64_t i = 0; i < l; ++i)
-        dxc[i] = FN(input_grad)(xc[i], dxc[i], dyc[i], vj, aj, coef, mu);
+        for (int64_t i = 0; i < l; ++i)
+          dxc[i] = FN(input_grad)(xc[i], dxc[i], dyc[i], vj, aj, coef, mu);
+      }
     }
+    free(flat);
   }
   /* dw = sum_n P rstd, dv = w sum_n Q rstd, db = sum_n B: N * C terms, on one
    * thread (no second parallel region), row by row so memory is read in order,
