@@ -17,7 +17,9 @@ EXPECTED = {
         "SepHV2BBoxHead",
         "NormFCNMaskHead",
         "Res5SharedHead",
+        "ScoreGatedRoIHead",
     ],
+    "mmdet.registry.TASK_UTILS": ["GTDrawRandomSampler"],
     "mmengine.registry.MODELS": ["EvoNormS0"],  # root: builds with no default scope
     "mmdet.registry.HOOKS": [
         "SafeCheckpointHook",

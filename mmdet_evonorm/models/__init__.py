@@ -1,3 +1,12 @@
-"""Model components; importing this module registers them."""
+"""Model components; importing this module registers them.
 
-from . import layers, necks, roi_heads  # noqa: F401
+Under ``MMDET_EVONORM_KERNELS_ONLY=1`` only :mod:`.layers` is imported (see
+:func:`mmdet_evonorm.kernels_only`).
+"""
+
+from .. import kernels_only
+
+if kernels_only():
+    from . import layers  # noqa: F401
+else:
+    from . import layers, necks, roi_heads, task_modules  # noqa: F401

@@ -11,6 +11,9 @@ RELU = dict(type="ReLU")
 # TF-slim's default initialiser: Xavier-uniform weights, zero bias.
 XAVIER_CONV_INIT = dict(type="Xavier", layer="Conv2d", distribution="uniform")
 XAVIER_INIT = dict(type="Xavier", distribution="uniform", layer=["Conv2d", "Linear"], bias=0)
+XAVIER_CONV_DECONV_INIT = dict(
+    type="Xavier", distribution="uniform", layer=["Conv2d", "ConvTranspose2d"], bias=0
+)
 RESNET_INIT = [
     dict(type="Kaiming", layer="Conv2d"),
     dict(type="Constant", val=1, layer=["_BatchNorm", "GroupNorm"]),

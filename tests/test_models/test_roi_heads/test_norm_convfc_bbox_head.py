@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import pytest
 import torch
 from mmdet.registry import MODELS
@@ -15,6 +13,7 @@ from roi_heads_helpers import (
     RELU,
     assert_layer_norm_act,
     assert_no_act_after_evonorm,
+    assert_xavier_uniform,
     call_order,
 )
 from torch import nn
@@ -147,14 +146,7 @@ def test_xavier_uniform_init_with_zero_bias():
     layers = [m for m in head.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
     assert len(layers) == 2 + 4 + 2  # FCs, convs, predictors
     for layer in layers:
-        weight = layer.weight.flatten(1)
-        receptive = weight.shape[1] // layer.weight.shape[1]
-        fan_in, fan_out = weight.shape[1], layer.weight.shape[0] * receptive
-        bound = math.sqrt(6.0 / (fan_in + fan_out))
-        assert weight.abs().max() <= bound
-        assert weight.abs().max() > 0.9 * bound  # uniform, not a narrow normal
-        if layer.bias is not None:
-            assert torch.all(layer.bias == 0)
+        assert_xavier_uniform(layer)
 
 
 def test_avg_pool_head_without_layers_is_the_c3_predictor():

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from mmdet.models.roi_heads.mask_heads import FCNMaskHead
+from mmdet.structures.mask import BitmapMasks
+from mmengine.config import ConfigDict
+from mmengine.structures import InstanceData
 from roi_heads_helpers import (
     BN,
     EVONORM,
@@ -12,6 +16,7 @@ from roi_heads_helpers import (
     RELU,
     assert_layer_norm_act,
     assert_no_act_after_evonorm,
+    assert_xavier_uniform,
     call_order,
 )
 from torch import nn
@@ -87,3 +92,37 @@ def test_all_parameters_get_gradients():
     head(torch.randn(4, W, 14, 14)).square().sum().backward()
     for name, param in head.named_parameters():
         assert param.grad is not None and param.grad.abs().sum() > 0, name
+
+
+def test_every_conv_and_the_deconv_start_xavier_uniform():
+    """TF-slim's default initialiser (SPEC.md §4.2), not FCNMaskHead's Kaiming-normal."""
+    head = build(num_convs=2, conv_out_channels=64)
+    layers = [head.convs[0].conv, head.convs[1].conv, head.upsample.conv, head.conv_logits]
+    assert isinstance(layers[2], nn.ConvTranspose2d)
+    for layer in layers:
+        assert_xavier_uniform(layer)
+
+
+def test_init_cfg_none_keeps_mmdet_kaiming_init():
+    head = build(num_convs=0, conv_out_channels=64, init_cfg=None)
+    logits = head.conv_logits.weight  # Kaiming-normal, fan_out: std sqrt(2 / 3)
+    assert logits.std().item() == pytest.approx((2 / NUM_CLASSES) ** 0.5, rel=0.2)
+
+
+@pytest.mark.parametrize("soft", [True, False], ids=["soft", "binary"])
+def test_soft_mask_targets_are_bilinear_fractions(soft):
+    """``train_cfg.rcnn.soft_mask_target``: mmdet's targets keep the bilinear
+    fractions of the resized GT mask (the original's), or round them at 0.5."""
+    gt = np.zeros((1, 32, 32), dtype=np.uint8)
+    gt[0, 8:24, 8:24] = 1
+    result = InstanceData()
+    result.pos_priors = torch.tensor([[4.0, 4.0, 20.0, 20.0]])  # cuts the mask edge
+    result.pos_assigned_gt_inds = torch.tensor([0])
+    targets = build().get_targets(
+        [result],
+        [InstanceData(masks=BitmapMasks(gt, 32, 32))],
+        ConfigDict(mask_size=7, soft_mask_target=soft),
+    )
+    assert targets.shape == (1, 7, 7) and targets.min() >= 0 and targets.max() == 1
+    fractional = ((targets > 0) & (targets < 1)).any()
+    assert fractional if soft else set(targets.unique().tolist()) == {0.0, 1.0}

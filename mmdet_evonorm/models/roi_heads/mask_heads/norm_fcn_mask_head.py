@@ -12,21 +12,25 @@ shared res5 head, 0 (or 4) convs, 14x14 masks. Norm/act are BN + ReLU in the "BN
 rows and EvoNorm-S0 + none in the "EvoNorm mask head" rows.
 
 Gaps of mmdet's ``FCNMaskHead`` filled here (SPEC.md §8 and N3): its
-convs always end in ReLU, and its deconv is followed by a bare ReLU with no norm.
+convs always end in ReLU, its deconv is followed by a bare ReLU with no norm, and
+it forbids ``init_cfg`` and starts every layer Kaiming-normal, where the original
+(TF-slim's default, SPEC.md §4.2) is Xavier-uniform with zero bias everywhere.
 Soft (non-binarised) mask targets need no code: mmdet reads
 ``train_cfg.rcnn.soft_mask_target=True``.
 """
 
 from __future__ import annotations
 
+import copy
+
 from mmcv.cnn import ConvModule
 from mmdet.models.roi_heads.mask_heads import FCNMaskHead
 from mmdet.registry import MODELS
-from mmdet.utils import OptConfigType
-from mmengine.model import ModuleList
+from mmdet.utils import OptConfigType, OptMultiConfig
+from mmengine.model import ModuleList, initialize
 from torch import Tensor
 
-from ...default_cfgs import RELU
+from ...default_cfgs import RELU, XAVIER_CONV_DECONV_INIT
 from ...layers import act_cfg_after_norm
 
 
@@ -37,6 +41,10 @@ class NormFCNMaskHead(FCNMaskHead):
     Args:
         act_cfg: Activation after every norm (convs and deconv); none after
             EvoNorm-S0 (``act_cfg_after_norm``).
+        init_cfg: Applied by :meth:`init_weights` after ``FCNMaskHead``'s and
+            ``ConvModule``'s own Kaiming initialisation, so it has the last word.
+            Defaults to Xavier-uniform convs and deconv with zero bias (the
+            original's); None keeps mmdet's Kaiming initialisation.
         *args, **kwargs: ``FCNMaskHead`` arguments (``num_convs``,
             ``in_channels``, ``conv_out_channels``, ``norm_cfg``,
             ``upsample_cfg``, ``num_classes``, ...). With a non-learnable
@@ -44,8 +52,15 @@ class NormFCNMaskHead(FCNMaskHead):
             in ``FCNMaskHead``.
     """
 
-    def __init__(self, *args, act_cfg: OptConfigType = RELU, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(
+        self,
+        *args,
+        act_cfg: OptConfigType = RELU,
+        init_cfg: OptMultiConfig = XAVIER_CONV_DECONV_INIT,
+        **kwargs,
+    ) -> None:
+        super().__init__(*args, **kwargs)  # FCNMaskHead asserts init_cfg is None
+        self.init_cfg = copy.deepcopy(init_cfg)
         self.act_cfg = act_cfg_after_norm(self.norm_cfg, act_cfg)
         # FCNMaskHead built these with a fixed ReLU (and a deconv without norm)
         self.convs = ModuleList(
@@ -65,6 +80,12 @@ class NormFCNMaskHead(FCNMaskHead):
                 conv_cfg=self.upsample_cfg,
             )
         del self.relu  # FCNMaskHead's post-deconv ReLU; now inside ``upsample``
+
+    def init_weights(self) -> None:
+        """``FCNMaskHead.init_weights`` (Kaiming), then ``init_cfg`` on top."""
+        super().init_weights()
+        if self.init_cfg is not None:
+            initialize(self, self.init_cfg)
 
     def _norm_act_conv(self, in_channels: int, kernel_size: int, **kwargs) -> ConvModule:
         return ConvModule(
