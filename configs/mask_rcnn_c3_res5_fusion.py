@@ -1,12 +1,17 @@
 # Seed row A3, C3 "use FuseBackbone" (Mask-RCNN-FPN-C3-3.yaml@f42944f, Fusion v1 of
 # 911cd7b): Res5 RoI head on F3 (512 channels); the RPN still reads P3-P6.
-_base_ = "./_base_/recipe_c3_res5.py"
+from mmengine.config import read_base
 
-model = dict(
-    neck=[_base_.model.neck, dict(type="FusionStage", in_channels=256, version="v1")],
-    rpn_head=dict(type="RoutedRPNHead", start_level=1),
-    roi_head=dict(
-        bbox_roi_extractor=dict(out_channels=512),
-        shared_head=dict(in_channels=512),
-    ),
+with read_base():
+    from ._base_.recipe_c3_res5 import *
+
+model.merge(
+    dict(
+        neck=[model.neck, dict(type="FusionStage", in_channels=256, version="v1")],
+        rpn_head=dict(type="RoutedRPNHead", start_level=1),
+        roi_head=dict(
+            bbox_roi_extractor=dict(out_channels=512),
+            shared_head=dict(in_channels=512),
+        ),
+    )
 )

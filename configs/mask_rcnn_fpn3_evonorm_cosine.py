@@ -1,4 +1,7 @@
 # De-confounding arm: B1 with only the schedule changed to cosine (SPEC §7.2).
-_base_ = "./mask_rcnn_fpn3_evonorm.py"
+from mmengine.config import read_base
 
-param_scheduler = [_base_.warmup, _base_.cosine]
+with read_base():
+    from .mask_rcnn_fpn3_evonorm import *
+
+param_scheduler = [warmup, cosine]

@@ -1,19 +1,24 @@
 # Seed row B4, "1)": B1 + cosine + NonLocal on C4/C5 before the FPN + Fusion (F3) after it.
 # The RPN reads P3-P6; box and mask RoIs are pooled from F3 only (512 channels).
-_base_ = "./mask_rcnn_fpn3_evonorm_cosine.py"
+from mmengine.config import read_base
+
+with read_base():
+    from .mask_rcnn_fpn3_evonorm_cosine import *
 
 f3_extractor = dict(featmap_strides=[8], out_channels=512)
-model = dict(
-    neck=[
-        dict(type="NonLocalStage", in_channels=[512, 1024, 2048]),  # on C4, C5,
-        _base_.model.neck,
-        dict(type="FusionStage", in_channels=256, version="v1"),
-    ],
-    rpn_head=dict(type="RoutedRPNHead", start_level=1),
-    roi_head=dict(
-        bbox_roi_extractor=f3_extractor,
-        bbox_head=dict(in_channels=512),
-        mask_roi_extractor=f3_extractor,
-        mask_head=dict(in_channels=512),
-    ),
+model.merge(
+    dict(
+        neck=[
+            dict(type="NonLocalStage", in_channels=[512, 1024, 2048]),  # on C4, C5,
+            model.neck,
+            dict(type="FusionStage", in_channels=256, version="v1"),
+        ],
+        rpn_head=dict(type="RoutedRPNHead", start_level=1),
+        roi_head=dict(
+            bbox_roi_extractor=f3_extractor,
+            bbox_head=dict(in_channels=512),
+            mask_roi_extractor=f3_extractor,
+            mask_head=dict(in_channels=512),
+        ),
+    )
 )

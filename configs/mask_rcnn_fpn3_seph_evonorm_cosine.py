@@ -1,7 +1,10 @@
 # Seed row C2, "seph+cosine+EvoNormS0 box head": B2 (cosine + EvoNorm-S0 mask head) with
 # the seph box head on EvoNorm-S0 without activation.
-_base_ = "./mask_rcnn_fpn3_evonorm_cosine_evomask.py"
+from mmengine.config import read_base
 
-model = dict(
-    roi_head=dict(bbox_head=dict(type="SepHBBoxHead", norm_cfg=_base_.evonorm, act_cfg=None))
+with read_base():
+    from .mask_rcnn_fpn3_evonorm_cosine_evomask import *
+
+model.merge(
+    dict(roi_head=dict(bbox_head=dict(type="SepHBBoxHead", norm_cfg=evonorm, act_cfg=None)))
 )

@@ -1,10 +1,13 @@
-# COCO 2017 instances at the original's scales (SPEC §2.3): train short side drawn from
+# COCO 2017 instances (mmdet 3.3.0's `mmdet::_base_/datasets/coco_instance.py`, restated:
+# see configs/README.md) at the original's scales (SPEC §2.3): train short side drawn from
 # {512, 544, 576, 608, 640} with long side <= 800, random flip; test 576 / 1333.
 # 4 images per GPU (the seed ran 3 GPUs = 12 images per iteration).
-_base_ = "mmdet::_base_/datasets/coco_instance.py"
+dataset_type = "CocoDataset"
+data_root = "data/coco/"
+backend_args = None
 
 train_pipeline = [
-    dict(type="LoadImageFromFile", backend_args=None),
+    dict(type="LoadImageFromFile", backend_args=backend_args),
     dict(type="LoadAnnotations", with_bbox=True, with_mask=True),
     dict(
         type="RandomChoiceResize",
@@ -15,7 +18,7 @@ train_pipeline = [
     dict(type="PackDetInputs"),
 ]
 test_pipeline = [
-    dict(type="LoadImageFromFile", backend_args=None),
+    dict(type="LoadImageFromFile", backend_args=backend_args),
     dict(type="Resize", scale=(1333, 576), keep_ratio=True),
     dict(type="LoadAnnotations", with_bbox=True, with_mask=True),
     dict(
@@ -26,11 +29,42 @@ test_pipeline = [
 train_dataloader = dict(
     batch_size=4,
     num_workers=4,
+    persistent_workers=True,
     sampler=dict(type="InfiniteSampler", shuffle=True),
-    dataset=dict(pipeline=train_pipeline),
+    batch_sampler=dict(type="AspectRatioBatchSampler"),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        ann_file="annotations/instances_train2017.json",
+        data_prefix=dict(img="train2017/"),
+        filter_cfg=dict(filter_empty_gt=True, min_size=32),
+        pipeline=train_pipeline,
+        backend_args=backend_args,
+    ),
 )
-val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
+val_dataloader = dict(
+    batch_size=1,
+    num_workers=2,
+    persistent_workers=True,
+    drop_last=False,
+    sampler=dict(type="DefaultSampler", shuffle=False),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        ann_file="annotations/instances_val2017.json",
+        data_prefix=dict(img="val2017/"),
+        test_mode=True,
+        pipeline=test_pipeline,
+        backend_args=backend_args,
+    ),
+)
 test_dataloader = val_dataloader
 # mmdet's CocoMetric reporting all 12 COCO numbers per IoU type, as the seed log does.
-val_evaluator = dict(type="FullCocoMetric")
+val_evaluator = dict(
+    type="FullCocoMetric",
+    ann_file=data_root + "annotations/instances_val2017.json",
+    metric=["bbox", "segm"],
+    format_only=False,
+    backend_args=backend_args,
+)
 test_evaluator = val_evaluator
