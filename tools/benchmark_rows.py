@@ -12,6 +12,16 @@ the median over rounds of the row's time over B1's time in the same round.
 Markdown report goes to stdout and to ``--out``; an existing ``--out`` keeps
 everything from its ``<!-- findings -->`` line on.
 
+``--checkpoint ROW=PATH ...`` measures trained models instead (e.g. the CPU variants of
+an ablation): each row's model and test set come from the config next to its
+checkpoint (the one ``*.py`` in its folder, or ``ROW=PATH,CONFIG``), with the
+config's own RoI counts and score threshold, on the first ``--batch`` images of the
+test set, which all rows must share. Only inference is timed (a train step would
+move BN statistics), through this package's :class:`ScoreGatedRoIHead` (a checkpoint
+trained with mmdet's ``StandardRoIHead`` has the same weights); ``--ungated ROW ...``
+adds a twin of those rows on ``StandardRoIHead`` to the same run. The report also
+counts the RoIs each box head classified and regressed.
+
 Examples::
 
     # CPU, every row: 2 images of 288x384, 5 rounds, 1 thread (~15 min on 2 busy cores)
@@ -19,6 +29,9 @@ Examples::
     # one GPU, full resolution, B1 and C4 (< 5 min)
     python tools/benchmark_rows.py --rows B1 C4 --device cuda --amp --input 800x1333 \\
         --batch 8 --threads 8 --warmup 3 --rounds 10 --out docs/benchmarks_rows_gpu.md
+    # trained CPU variants: C4 vs B1 inference on the same test images, C4 also ungated
+    python tools/benchmark_rows.py --checkpoint B1=work_dirs/b1/iter_400.pth \\
+        C4=work_dirs/c4/iter_400.pth --ungated C4 --batch 1 --rounds 10
 """
 
 from __future__ import annotations
@@ -32,9 +45,12 @@ from pathlib import Path
 from mmengine.logging import MMLogger
 
 from mmdet_evonorm.analysis.benchmark import (
+    BenchmarkInput,
     LoadMeter,
     ModelBench,
     add_input_args,
+    box_head_rows,
+    dataset_batch,
     input_from_args,
     load_config,
     machine_description,
@@ -48,6 +64,7 @@ from mmdet_evonorm.rows import BASELINE, ROWS
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 FINDINGS_MARK = "<!-- findings -->"
+UNGATED = " ungated"  # name suffix of the StandardRoIHead twin of a --ungated row
 #: Issue 8's targets: (row, reference row, step, largest time ratio).
 TARGETS = (
     ("C2", "C1", "train", 1.15),
@@ -61,15 +78,32 @@ TARGETS = (
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ids = [row.id for row in ROWS]
-    parser.add_argument("--rows", nargs="+", default=ids, metavar="ROW", help="row ids")
+    parser.add_argument("--rows", nargs="+", metavar="ROW", help="row ids (default: all)")
     add_input_args(parser)
     parser.set_defaults(batch=2, warmup=0, threads=1)
     parser.add_argument("--rounds", type=int, default=5, help="timed rounds")
     parser.add_argument("--profile", nargs="*", default=[], metavar="ROW", help="profile rows")
+    parser.add_argument(
+        "--checkpoint",
+        nargs="+",
+        default=[],
+        metavar="ROW=PATH[,CONFIG]",
+        help="trained weights per row: time their inference on the test set's images",
+    )
+    parser.add_argument(
+        "--ungated", nargs="*", default=[], metavar="ROW", help="also run ROW on StandardRoIHead"
+    )
     parser.add_argument("--out", help="also write the Markdown report to this file")
     args = parser.parse_args(argv)
-    for row in {*args.rows, *args.profile} - set(ids):
-        parser.error(f"--rows/--profile: unknown row {row!r}; known: {' '.join(ids)}")
+    args.checkpoints = parse_checkpoints(parser, args.checkpoint)
+    if args.rows is None:
+        args.rows = [r for r in ids if r in args.checkpoints] if args.checkpoints else ids
+    for row in {*args.rows, *args.profile, *args.ungated, *args.checkpoints} - set(ids):
+        parser.error(f"--rows/--profile/...: unknown row {row!r}; known: {' '.join(ids)}")
+    if args.checkpoints and set(args.rows) != set(args.checkpoints):
+        parser.error("--checkpoint: give one for every row of --rows (or leave --rows out)")
+    if not set(args.ungated) <= set(args.rows):
+        parser.error("--ungated: every ungated row must be in --rows")
     if BASELINE not in args.rows:
         parser.error(f"--rows must include the baseline {BASELINE}")
     if not set(args.profile) <= set(args.rows):
@@ -79,8 +113,34 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.out and not os.path.isdir(os.path.dirname(os.path.abspath(args.out))):
         parser.error(f"--out {args.out}: the folder does not exist; create it first")
     args.inp = input_from_args(parser, args)
+    if args.checkpoints:  # the trained configs' own RoI counts and score thresholds
+        args.inp = BenchmarkInput(num_images=args.batch, roi_scale=1.0, score_thr=None)
     args.command = shlex.join(["python", "tools/benchmark_rows.py", *(argv or sys.argv[1:])])
     return args
+
+
+def parse_checkpoints(parser: argparse.ArgumentParser, items: list[str]) -> dict:
+    """``{row: (checkpoint, config)}`` from ``ROW=PATH[,CONFIG]`` items."""
+    checkpoints = {}
+    for item in items:
+        row, sep, paths = item.partition("=")
+        path, _, config = paths.partition(",")
+        if not sep or not path:
+            parser.error(f"--checkpoint {item}: expected ROW=PATH or ROW=PATH,CONFIG")
+        if not os.path.isfile(path):
+            parser.error(f"--checkpoint {item}: {path}: no such file")
+        if not config:
+            found = sorted(Path(path).parent.glob("*.py"))
+            if len(found) != 1:
+                parser.error(
+                    f"--checkpoint {item}: {len(found)} configs (*.py) next to the checkpoint; "
+                    f"name one as {row}={path},CONFIG"
+                )
+            config = str(found[0])
+        elif not os.path.isfile(config):
+            parser.error(f"--checkpoint {item}: {config}: no such config file")
+        checkpoints[row] = (path, config)
+    return checkpoints
 
 
 def build_benches(args: argparse.Namespace) -> tuple[dict[str, ModelBench], dict[str, str]]:
@@ -123,6 +183,99 @@ def measure(args: argparse.Namespace) -> tuple[dict, dict[str, str], dict[str, d
     return {name: {**static[name], **times[name]} for name in benches}, owner, profiles
 
 
+def build_trained_benches(args: argparse.Namespace) -> dict[str, ModelBench]:
+    """One bench per ``--checkpoint`` row (score-gated) and per ``--ungated`` twin, all
+    on the same first ``--batch`` images of the shared test set."""
+    benches, batch, first = {}, None, None
+    for row in (r.id for r in ROWS if r.id in args.rows):
+        checkpoint, config = args.checkpoints[row]
+        cfg = load_config(config)
+        data = _test_set(cfg)
+        if first is None:
+            progress(f"loading {args.batch} test image(s) of {data} ({config})")
+            batch, first = dataset_batch(cfg, args.batch), (row, data)
+        elif data != first[1]:
+            sys.exit(f"error: {config}: test set {data} differs from {first[0]}'s {first[1]}")
+        variants = {row: "ScoreGatedRoIHead"}
+        if row in args.ungated:
+            variants[f"{row}{UNGATED}"] = "StandardRoIHead"
+        for name, roi_head in variants.items():
+            progress(f"building {name} ({roi_head}) from {checkpoint}")
+            if cfg.model.roi_head.type in ("StandardRoIHead", "ScoreGatedRoIHead"):
+                cfg.model.roi_head.type = roi_head
+            benches[name] = ModelBench(cfg, args.inp, args.device, args.amp, checkpoint, batch)
+    return benches
+
+
+def _test_set(cfg) -> str:
+    dataset = cfg.test_dataloader.dataset
+    prefix = dataset.get("data_prefix", {}).get("img", "")
+    return f"{dataset.get('data_root', '')}{dataset.get('ann_file', '')} ({prefix})"
+
+
+def measure_trained(args: argparse.Namespace) -> tuple[dict, dict[str, dict]]:
+    benches = build_trained_benches(args)
+    stats = {}
+    for name, bench in benches.items():
+        progress(f"{name}: untimed inference pass (warm-up), counting the box head's RoIs")
+        with box_head_rows(bench.model) as rows:
+            bench.infer_step()
+        stats[name] = dict(
+            roi_head=type(bench.model.roi_head).__name__,
+            detections=bench.detections_per_image,
+            **{key: count / bench.num_images for key, count in rows.items()},
+        )
+    times = time_interleaved(benches, args.warmup, args.rounds, progress, steps=("infer",))
+    profiles = {row: profile_steps(benches[row], steps=("infer",)) for row in args.profile}
+    return {name: {**stats[name], **times[name]} for name in benches}, profiles
+
+
+def trained_table(results: dict, args: argparse.Namespace) -> str:
+    lines = [
+        "| model | RoI head | RoIs classified / image | RoIs regressed / image "
+        "| detections / image | inference CPU (ms / image) | × B1 "
+        "| inference wall (ms / image) | × B1 | checkpoint |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    base, per = results[BASELINE], args.batch
+    for name, res in results.items():
+        cells = [res["roi_head"], f"{res['cls']:.0f}", f"{res['reg']:.0f}"]
+        cells.append(f"{res['detections']:.1f}")
+        for key in ("infer_cpu", "infer"):
+            cells.append(f"{summarize(res[key])['median'] * 1e3 / per:.0f}")
+            cells.append(f"{median_ratio(res[key], base[key]):.2f}")
+        cells.append(f"`{args.checkpoints[name.split()[0]][0]}`")
+        lines.append(f"| {name} | {' | '.join(cells)} |")
+    return "\n".join(lines)
+
+
+def report_trained(args, results, profiles, load: LoadMeter) -> str:
+    owner = {name: name for name in results}
+    configs = "; ".join(f"{row}: `{config}`" for row, (_, config) in args.checkpoints.items())
+    parts = [
+        f"# Per-row inference cost with trained weights ({args.device})",
+        f"Command: `{args.command}`",
+        f"- Machine: {machine_description(args.device)}.",
+        f"- Load: {load.summary()}.",
+        f"- Models: the trained configs next to the checkpoints ({configs}), their own RoI "
+        "counts and test score thresholds; RoI head `ScoreGatedRoIHead` (`StandardRoIHead` "
+        "for the ungated twins), same weights.",
+        f"- Input: the first {args.batch} image(s) of the test set "
+        f"{_test_set(load_config(next(iter(args.checkpoints.values()))[1]))}, through the "
+        "config's test pipeline; the same images for every model.",
+        f"- Time: one untimed inference pass per model (also counts the box head's RoIs), "
+        f"then {args.warmup} untimed and {args.rounds} timed rounds of one inference pass "
+        "(`model.test_step`) per model, models in turn, each round starting one model later. "
+        'Medians over rounds; "× B1" is the median of the same-round ratios to B1.',
+        trained_table(results, args),
+        f"## Targets (judged on {_judge(args)} time)",
+        targets_table(results, owner, _judge(args), steps=("infer",)),
+    ]
+    for row, tables in profiles.items():
+        parts.append(f"## torch.profiler: {row}, inference\n\n{tables['infer']}")
+    return "\n\n".join(parts) + "\n"
+
+
 def _ratio(results: dict, owner: dict[str, str], row: str, ref: str, key: str) -> float:
     return median_ratio(results[owner[row]][key], results[owner[ref]][key])
 
@@ -151,24 +304,35 @@ def rows_table(results: dict, owner: dict[str, str], num_images: int) -> str:
     return "\n".join(lines)
 
 
-def targets_table(results: dict, owner: dict[str, str], judge: str = "CPU") -> str:
+def targets_table(
+    results: dict,
+    owner: dict[str, str],
+    judge: str = "CPU",
+    steps: tuple[str, ...] = ("train", "infer"),
+) -> str:
     """The issue's targets, judged on CPU time (``judge='CPU'``) or wall time."""
     lines = [
         f"| target | CPU-time ratio | wall-time ratio | FLOPs ratio | met ({judge} time) |",
         "|---|---:|---:|---:|---|",
     ]
     for row, ref, step, limit in TARGETS:
-        if row not in owner or ref not in owner:
+        if row not in owner or ref not in owner or step not in steps:
             continue
         cpu = _ratio(results, owner, row, ref, f"{step}_cpu")
         wall = _ratio(results, owner, row, ref, step)
-        flops = results[owner[row]]["flops"] / results[owner[ref]]["flops"]
+        flops = _flops_ratio(results[owner[row]], results[owner[ref]])
         met = (cpu if judge == "CPU" else wall) <= limit
         lines.append(
             f"| {row} {_STEP_NAMES[step]} ≤ {limit:.2f}× {ref} | {cpu:.2f}× | {wall:.2f}× "
-            f"| {flops:.2f}× | {'yes' if met else '**no**'} |"
+            f"| {flops} | {'yes' if met else '**no**'} |"
         )
     return "\n".join(lines)
+
+
+def _flops_ratio(result: dict, reference: dict) -> str:
+    if "flops" not in result:  # trained-weights runs count RoIs instead
+        return "—"
+    return f"{result['flops'] / reference['flops']:.2f}×"
 
 
 def report(args, results, owner, profiles, load: LoadMeter) -> str:
@@ -232,8 +396,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     MMLogger.get_instance("mmengine", log_level="WARNING")  # quiet init-weights logs
     load = LoadMeter().start()
-    results, owner, profiles = measure(args)
-    text = report(args, results, owner, profiles, load)
+    if args.checkpoints:
+        results, profiles = measure_trained(args)
+        text = report_trained(args, results, profiles, load)
+    else:
+        results, owner, profiles = measure(args)
+        text = report(args, results, owner, profiles, load)
     print(text)
     if args.out:
         write(args.out, text)

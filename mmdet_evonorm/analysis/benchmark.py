@@ -36,9 +36,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import os
-import platform
-import statistics
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
@@ -50,6 +47,8 @@ from typing import NamedTuple
 import torch
 from mmengine.config import Config, ConfigDict
 from torch import nn
+
+from .timing import LoadMeter, machine_description, median_ratio, summarize, sync
 
 #: Test-scale area of the recipe for a 4:3 COCO image (short side 576).
 RECIPE_AREA = 576 * 768
@@ -231,11 +230,6 @@ def make_batch(inp: BenchmarkInput, num_classes: int) -> dict:
     )
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def _num_classes(model_cfg: ConfigDict) -> int:
     head = model_cfg.roi_head.bbox_head
     return (head[-1] if isinstance(head, list) else head).num_classes
@@ -250,12 +244,24 @@ class ModelBench:
         device: 'cpu' or 'cuda'.
         amp: Mixed precision (CUDA only): ``AmpOptimWrapper`` for training,
             ``torch.autocast`` for inference.
+        checkpoint: Trained weights to load (strictly) instead of the random ones.
+            Time only inference then: a train step, even at lr 0, updates the
+            running statistics of BN layers in train mode.
+        batch: The batch to run (e.g. :func:`dataset_batch`); default: the random
+            batch of ``inp``.
     """
 
     def __init__(
-        self, cfg: Config, inp: BenchmarkInput, device: str = "cpu", amp: bool = False
+        self,
+        cfg: Config,
+        inp: BenchmarkInput,
+        device: str = "cpu",
+        amp: bool = False,
+        checkpoint: str | Path | None = None,
+        batch: dict | None = None,
     ) -> None:
         from mmengine.optim import build_optim_wrapper
+        from mmengine.runner import load_checkpoint
 
         self.device = torch.device(device)
         if amp and self.device.type != "cuda":
@@ -264,12 +270,14 @@ class ModelBench:
         self.cfg = cfg
         model_cfg = benchmark_model_cfg(cfg.model, inp)
         self.model = build_model(model_cfg, self.device)
+        if checkpoint is not None:
+            load_checkpoint(self.model, str(checkpoint), map_location=self.device, strict=True)
         optim_cfg = copy.deepcopy(cfg.get("optim_wrapper", dict(optimizer=dict(type="SGD"))))
         optim_cfg.optimizer.lr = 0.0  # same weights every step: steady detections
         if amp:
             optim_cfg.type = "AmpOptimWrapper"
         self.optim_wrapper = build_optim_wrapper(self.model, optim_cfg)
-        self.batch = make_batch(inp, _num_classes(model_cfg))
+        self.batch = batch if batch is not None else make_batch(inp, _num_classes(model_cfg))
         self.num_images = inp.num_images
         self.detections_per_image = float("nan")
 
@@ -281,10 +289,10 @@ class ModelBench:
         return torch.autocast("cuda", dtype=torch.float16) if self.amp else nullcontext()
 
     def _timed(self, fn: Callable[[], object]) -> tuple[StepTime, object]:
-        _sync(self.device)
+        sync(self.device)
         wall, cpu = time.perf_counter(), time.process_time()
         out = fn()
-        _sync(self.device)
+        sync(self.device)
         return StepTime(time.perf_counter() - wall, time.process_time() - cpu), out
 
     def train_step(self) -> StepTime:
@@ -306,6 +314,42 @@ class ModelBench:
         """Peak bytes allocated by tensors during one ``step`` ('train' or 'infer')
         above what was allocated before it (:func:`peak_allocated`)."""
         return peak_allocated(getattr(self, f"{step}_step"), self.device)
+
+
+def dataset_batch(cfg: Config, num_images: int) -> dict:
+    """The first ``num_images`` samples of ``cfg``'s test dataset through its pipeline,
+    collated as the test dataloader would (real images for trained weights)."""
+    from mmdet.registry import DATASETS
+    from mmdet.utils import register_all_modules
+    from mmengine.dataset import pseudo_collate
+
+    register_all_modules()
+    dataset = DATASETS.build(copy.deepcopy(cfg.test_dataloader.dataset))
+    if len(dataset) < num_images:
+        raise ValueError(f"the test set has {len(dataset)} images, fewer than {num_images}")
+    return pseudo_collate([dataset[i] for i in range(num_images)])
+
+
+@contextmanager
+def box_head_rows(model: nn.Module) -> Iterator[dict[str, int]]:
+    """Count the RoIs the box head classifies ('cls') and regresses ('reg')
+    (rows into its ``fc_cls`` / ``fc_reg``) while the context is open."""
+    head = model.roi_head.bbox_head
+    rows = {"cls": 0, "reg": 0}
+
+    def count(key, _module, args, _output):
+        rows[key] += len(args[0])
+
+    handles = [
+        getattr(head, f"fc_{key}").register_forward_hook(partial(count, key))
+        for key in rows
+        if getattr(head, f"fc_{key}", None) is not None
+    ]
+    try:
+        yield rows
+    finally:
+        for handle in handles:
+            handle.remove()
 
 
 def build_model(model_cfg: ConfigDict, device: torch.device) -> nn.Module:
@@ -405,6 +449,7 @@ def time_interleaved(
     warmup: int,
     rounds: int,
     progress: Callable[[str], None] | None = None,
+    steps: tuple[str, ...] = ("train", "infer"),
 ) -> dict[str, dict[str, list[float]]]:
     """Train-step and inference times per model, one of each per round.
 
@@ -412,31 +457,30 @@ def time_interleaved(
     turn; each round starts one model later than the previous one, so no model
     always runs first. The first ``warmup`` rounds are not recorded. Returns
     ``{name: {step: [seconds, ...]}}`` for the steps 'train', 'infer' (wall
-    clock) and 'train_cpu', 'infer_cpu' (CPU time), ``rounds`` entries each.
+    clock) and 'train_cpu', 'infer_cpu' (CPU time), ``rounds`` entries each;
+    ``steps=('infer',)`` times inference only (trained weights).
     """
-    times = {name: {key: [] for key in TIME_KEYS} for name in benches}
+    keys = [key for key in TIME_KEYS if key.split("_")[0] in steps]
+    times = {name: {key: [] for key in keys} for name in benches}
     names = list(benches)
     for index in range(warmup + rounds):
         shift = index % len(names)
         for name in names[shift:] + names[:shift]:
             bench = benches[name]
-            steps = {"train": bench.train_step(), "infer": bench.infer_step()}
+            steps_run = {step: getattr(bench, f"{step}_step")() for step in steps}
             if index >= warmup:
-                for step, elapsed in steps.items():
+                for step, elapsed in steps_run.items():
                     times[name][step].append(elapsed.wall)
                     times[name][f"{step}_cpu"].append(elapsed.cpu)
             if progress:
                 tag = "warm-up" if index < warmup else f"round {index - warmup + 1}/{rounds}"
                 progress(
                     f"{tag} {name}: "
-                    + ", ".join(f"{k} {t.wall:.2f} s (CPU {t.cpu:.2f} s)" for k, t in steps.items())
+                    + ", ".join(
+                        f"{k} {t.wall:.2f} s (CPU {t.cpu:.2f} s)" for k, t in steps_run.items()
+                    )
                 )
     return times
-
-
-def median_ratio(times: list[float], reference: list[float]) -> float:
-    """Median over rounds of ``times[i] / reference[i]`` (same-round ratios)."""
-    return statistics.median(t / r for t, r in zip(times, reference, strict=True))
 
 
 @contextmanager
@@ -471,18 +515,20 @@ def _labelled(model: nn.Module) -> Iterator[None]:
             handle.remove()
 
 
-def profile_steps(bench: ModelBench, top: int = 12) -> dict[str, str]:
+def profile_steps(
+    bench: ModelBench, top: int = 12, steps: tuple[str, ...] = ("train", "infer")
+) -> dict[str, str]:
     """torch.profiler tables of one train step and one inference pass.
 
     Per step: the forward time of each component and norm type (``module:*``,
     ``norm:*``; inclusive, forward only) and the ``top`` operators by self time
     (forward and backward), each as a share of the step's wall time. Run a warm-up
-    step first. Returns ``{'train': markdown, 'infer': markdown}``.
+    step first. Returns ``{step: markdown}`` for each of ``steps``.
     """
     from torch.profiler import profile
 
     tables = {}
-    for step in ("train", "infer"):
+    for step in steps:
         with _labelled(bench.model), profile(activities=_activities(bench.device)) as prof:
             wall = getattr(bench, f"{step}_step")().wall
         tables[step] = _profile_table(prof.key_averages(), wall, top)
@@ -521,58 +567,6 @@ def _profile_table(averages, wall: float, top: int) -> str:
     return "\n".join(lines)
 
 
-def machine_description(device: torch.device | str = "cpu") -> str:
-    """One line: CPU or GPU model, threads, torch and Python versions."""
-    device = torch.device(device)
-    if device.type == "cuda":
-        where = f"{torch.cuda.get_device_name(device)} (CUDA {torch.version.cuda})"
-    else:
-        where = f"{_cpu_model()}, {os.cpu_count()} logical CPUs"
-    return (
-        f"{where}; torch {torch.__version__}, intra-op threads: {torch.get_num_threads()}; "
-        f"Python {platform.python_version()}"
-    )
-
-
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            return next(line.split(":", 1)[1].strip() for line in f if "model name" in line)
-    except (OSError, StopIteration):
-        return platform.processor() or "unknown CPU"
-
-
-@dataclass
-class LoadMeter:
-    """CPU share this process got and the machine's load over a span of time."""
-
-    start_wall: float = 0.0
-    start_cpu: float = 0.0
-    start_load: float = 0.0
-
-    def start(self) -> LoadMeter:
-        self.start_wall, self.start_cpu = time.perf_counter(), time.process_time()
-        self.start_load = os.getloadavg()[0]
-        return self
-
-    def summary(self) -> str:
-        wall = time.perf_counter() - self.start_wall
-        cores = (time.process_time() - self.start_cpu) / wall
-        return (
-            f"wall {wall / 60:.1f} min; this process used {cores:.2f} CPU cores on average "
-            f"(intra-op threads: {torch.get_num_threads()}); 1-min load average "
-            f"{self.start_load:.1f} at the start, {os.getloadavg()[0]:.1f} at the end "
-            f"({os.cpu_count()} logical CPUs)"
-        )
-
-    def machine_was_shared(self) -> bool:
-        return max(self.start_load, os.getloadavg()[0]) > (os.cpu_count() or 1)
-
-
-def summarize(times: list[float]) -> dict[str, float]:
-    return dict(median=statistics.median(times), min=min(times), n=len(times))
-
-
 def fmt_bytes(nbytes: int) -> str:
     return f"{nbytes / 2**20:.0f} MiB"
 
@@ -587,6 +581,8 @@ __all__ = [
     "TIME_KEYS",
     "add_input_args",
     "benchmark_model_cfg",
+    "box_head_rows",
+    "dataset_batch",
     "input_from_args",
     "LoadMeter",
     "ModelBench",

@@ -251,3 +251,187 @@ def test_benchmark_on_cuda_with_amp(tiny_c4, capsys):
     assert fields["device"] == "cuda + AMP (float16)"
     assert number(fields["peak memory train step"]) > 0
     assert number(fields["train step"]) > 0
+
+
+@pytest.fixture
+def trained_rows(tiny_config, tmp_path):
+    """``{row: (checkpoint, config)}`` of two tiny models in their own folders, as an
+    ablation leaves them: B1 with mmdet's 2-FC box head, C4 with the sephv2 head.
+    Random weights; the score threshold 0.3 lets only part of the RoIs through."""
+    heads = {
+        "B1": {},
+        "C4": {"model.roi_head.bbox_head.type": "SepHV2BBoxHead"},
+    }
+    rows = {}
+    for row, head in heads.items():
+        (tmp_path / row).mkdir()
+        config = tiny_config(f"{row}/{row}.py", **{"model.test_cfg.rcnn.score_thr": 0.3}, **head)
+        torch.manual_seed(0)
+        model = build_detector(Config.fromfile(str(config)).model)
+        model.init_weights()
+        checkpoint = tmp_path / row / "iter_3.pth"
+        torch.save({"state_dict": model.state_dict(), "meta": {}}, checkpoint)
+        rows[row] = (checkpoint, config)
+    return rows
+
+
+def table_rows(out: str) -> dict[str, list[str]]:
+    lines = [line for line in out.splitlines() if line.startswith("| ") and "`" in line]
+    return {cells[0]: cells[1:] for cells in (line.strip("| ").split(" | ") for line in lines)}
+
+
+def test_rows_times_trained_checkpoints_gated_and_ungated(trained_rows, capsys):
+    args = [f"{row}={checkpoint}" for row, (checkpoint, _) in trained_rows.items()]
+    code = load_tool("benchmark_rows").main(
+        ["--checkpoint", *args, "--ungated", "C4", "--batch", "2", "--rounds", "2"]
+    )
+    out = capsys.readouterr().out
+    assert code == 0
+    rows = table_rows(out)
+    assert list(rows) == ["B1", "C4", "C4 ungated"]
+    assert rows["C4"][0] == "ScoreGatedRoIHead" and rows["C4 ungated"][0] == "StandardRoIHead"
+    classified, regressed, detections = (float(v) for v in rows["C4"][1:4])
+    assert 0 < regressed < classified and detections > 0  # the gate skipped some RoIs
+    ungated = rows["C4 ungated"]
+    assert ungated[1] == ungated[2] == rows["C4"][1]  # every RoI classified and regressed
+    assert ungated[3] == rows["C4"][3]  # the same detections per image
+    assert rows["B1"][5] == "1.00" and "C4 inference ≤ 1.20× B1" in out
+    assert "the first 2 image(s) of the test set" in out
+
+
+def test_rows_rejects_bad_checkpoints(trained_rows, tmp_path, capsys):
+    (b1, _), (c4, c4_config) = trained_rows["B1"], trained_rows["C4"]
+    rows = load_tool("benchmark_rows")
+    cases = {
+        f"C4={tmp_path / 'missing.pth'}": "missing.pth: no such file",
+        f"C4={c4},{tmp_path / 'none.py'}": "none.py: no such config file",
+        f"Z9={c4}": "unknown row 'Z9'",
+    }
+    for item, message in cases.items():
+        with pytest.raises(SystemExit):
+            rows.parse_args(["--checkpoint", f"B1={b1}", item])
+        assert message in capsys.readouterr().err
+    (c4.parent / "other.py").write_text(c4_config.read_text())
+    with pytest.raises(SystemExit):
+        rows.parse_args(["--checkpoint", f"B1={b1}", f"C4={c4}"])
+    assert "2 configs (*.py) next to the checkpoint" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        rows.parse_args(["--checkpoint", f"B1={b1}", f"C4={c4},{c4_config}", "--rows", "B1"])
+    assert "give one for every row of --rows" in capsys.readouterr().err
+
+
+# --- the shared timing module and tools/benchmark_norm.py, benchmark_heads.py ---
+
+
+def test_round_robin_rotates_and_drops_warmup():
+    from mmdet_evonorm.analysis.timing import round_robin
+
+    log = []
+    steps = {n: (lambda n=n: log.append(n)) for n in "abc"}
+    times = round_robin(steps, "cpu", warmup=1, rounds=2)
+    assert log == ["a", "b", "c", "b", "c", "a", "c", "a", "b"]
+    assert {n: len(t) for n, t in times.items()} == {"a": 2, "b": 2, "c": 2}
+    assert all(t >= 0 for ts in times.values() for t in ts)
+
+
+def test_time_call_counts_cpu_time_not_sleep():
+    import time
+
+    from mmdet_evonorm.analysis.timing import clock_label, time_call
+
+    assert time_call(lambda: time.sleep(0.2), "cpu") < 0.1  # sleeping uses no CPU
+    assert clock_label("cpu") == "CPU time of this process"
+
+
+def test_markdown_table_and_machine_line():
+    from mmdet_evonorm.analysis.timing import cpu_simd, machine_description, markdown_table
+
+    assert markdown_table(("a", "b"), [[1, "x"]], "lr") == "| a | b |\n|---|---:|\n| 1 | x |"
+    with pytest.raises(ValueError, match="one letter per column"):
+        markdown_table(("a", "b"), [], "l")
+    assert cpu_simd() in machine_description("cpu")
+    assert "avx2" in cpu_simd() or "no avx2" in cpu_simd() or cpu_simd() == "CPU flags unknown"
+
+
+def test_norm_byte_model_and_targets():
+    norm = load_tool("benchmark_norm")
+    # 8 passes of 1 M bf16 elements in 1 ms: 16.8 GB/s
+    assert norm.gbps("train", 2**20, torch.bfloat16, 1e-3) == pytest.approx(8 * 2**21 / 1e-3 / 1e9)
+    assert norm.gbps("fwd", 10, torch.float32, 1.0) == 3 * 40 / 1e9
+    shape = (2, 256, 200, 336)
+    numel = torch.Size(shape).numel()
+    fast = 8 * numel * 2 / (0.8e12)  # 80 % of a 1 TB/s copy
+    results = {
+        norm.EVONORM: dict(train=fast, train_ratio=0.6, saved_ratio=0.501),
+        "GN+ReLU": dict(train=2 * fast, train_ratio=1.0, saved_ratio=1.0),
+    }
+    label = "FPN P3 2x256x200x336"
+    rows = norm.check_targets("cuda", {(label, "bf16"): results}, {label: shape}, 1e12)
+    assert [r[2] for r in rows] == ["pass", "pass", "pass"]  # 0.501 prints as 0.50
+    assert rows[2][1] == "80 %"
+    results[norm.EVONORM].update(train_ratio=1.2, saved_ratio=0.6)
+    rows = norm.check_targets("cpu", {("2x32", "fp32"): results}, {"2x32": (2, 32)}, 1e12)
+    assert rows == [["2x32 fp32: saved memory <= 0.5x GN+ReLU", "0.60x", "**FAIL**"]]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--shape", "2x33x4x4"], "C a multiple of 32"),
+        (["--shape", "2xfoo"], "expected NxC or NxCxHxW"),
+        (["--repeats", "0"], "--repeats must be >= 1"),
+        (["--out", "/nonexistent/dir/x.md"], "the folder does not exist"),
+    ],
+)
+def test_norm_rejects_bad_input(args, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        load_tool("benchmark_norm").parse_args(args)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message without CUDA")
+def test_norm_without_cuda_fails_with_one_line(capsys):
+    assert load_tool("benchmark_norm").main(["--device", "cuda"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip().splitlines() == [
+        "benchmark_norm: --device cuda: no CUDA device is available; use --device cpu"
+    ]
+
+
+def test_norm_runs_on_cpu_at_tiny_shapes(tmp_path, capsys):
+    out = tmp_path / "norm.md"
+    args = ["--shape", "2x64x6x6", "--shape", "8x64", "--repeats", "2", "--warmup", "0"]
+    assert load_tool("benchmark_norm").main([*args, "--copy-mib", "1", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert out.read_text() == text
+    assert "Byte model: GB/s = passes" in text and "CPU time of this process" in text
+    rows = [ln.split(" | ") for ln in text.splitlines() if ln.startswith("| 2x64x6x6 | fp32 |")]
+    layers = [r[2] for r in rows]
+    assert layers[:4] == ["BN+ReLU", "GN+ReLU", "EvoNormS0", "EvoNormS0, PyTorch path"]
+    gn = next(r for r in rows if r[2] == "GN+ReLU")
+    assert gn[4] == "1.00" and gn[8] == "1.00" and gn[12].rstrip(" |") == "1.00"
+    evo = next(r for r in rows if r[2] == "EvoNormS0")
+    # saved: x (2*64*36 floats) + mean + rstd, against GN's input and ReLU's output
+    assert float(evo[12].rstrip(" |")) == pytest.approx(0.50, abs=0.01)
+    assert "| 2x64x6x6 fp32: EvoNormS0 fwd+bwd <= 1.0x GN+ReLU |" in text
+    assert "8x64 fp32: EvoNormS0 fwd+bwd" not in text  # the CPU target is for 4-D shapes
+
+
+def test_heads_tool_times_every_head(capsys):
+    args = ["--rois", "2", "--in-channels", "32", "--fc", "32", "--num-classes", "3"]
+    assert load_tool("benchmark_heads").main([*args, "--reps", "1", "--warmup", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "CPU time of this process" in out
+    rows = [ln for ln in out.splitlines() if ln.startswith("| ") and "params" not in ln]
+    assert len(rows) == 6 and rows[0].startswith("| baseline: 2 FC + GN + ReLU |")
+    assert rows[0].endswith("| 1.00 |")
+
+
+def test_rows_rejects_checkpoints_of_different_test_sets(trained_rows, tiny_config, tmp_path):
+    (b1, _), (c4, _) = trained_rows["B1"], trained_rows["C4"]
+    (tmp_path / "other").mkdir()
+    other = tiny_config("other/c4.py", **{"test_dataloader.dataset.ann_file": "annotations/x.json"})
+    with pytest.raises(SystemExit) as exit_info:
+        load_tool("benchmark_rows").main(["--checkpoint", f"B1={b1}", f"C4={c4},{other}"])
+    assert "c4.py: test set" in str(exit_info.value) and "differs from B1's" in str(exit_info.value)
