@@ -5,7 +5,8 @@ FC width 1024, 80 classes + background) in training mode; one step is forward,
 ``sum(outputs).backward()``. The heads take turns step by step (``--reps`` rounds
 after ``--warmup`` untimed steps each), so a change of machine load hits all of them
 alike; the table reports each head's median step time and the median over rounds of
-its time ratio to the baseline in the same round. The baseline is the "2 FC + GN(32) +
+its time ratio to the baseline in the same round (CPU time of the process on CPU,
+CUDA events on a GPU: ``mmdet_evonorm.analysis.timing``). The baseline is the "2 FC + GN(32) +
 ReLU" head (SPEC.md §4.3). Nothing is asserted: the figures go to docs/benchmarks.md
 together with the machine line printed first.
 
@@ -20,10 +21,9 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import platform
 import statistics
 import sys
-import time
+from functools import partial
 
 import torch
 from mmdet.registry import MODELS
@@ -31,6 +31,12 @@ from mmdet.utils import register_all_modules
 from torch import nn
 
 import mmdet_evonorm  # noqa: F401  (registers the heads)
+from mmdet_evonorm.analysis.timing import (
+    clock_label,
+    machine_description,
+    median_ratio,
+    round_robin,
+)
 
 BN = dict(type="BN")
 BASELINE = "baseline: 2 FC + GN + ReLU"
@@ -80,20 +86,11 @@ def build_heads(args: argparse.Namespace) -> dict[str, nn.Module]:
     return heads  # default init: the weights' values do not change the timing
 
 
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def time_step(head: nn.Module, x: torch.Tensor) -> float:
-    """Seconds for one forward + backward step."""
+def train_step(head: nn.Module, x: torch.Tensor) -> None:
+    """One forward + backward step."""
     head.zero_grad(set_to_none=True)
-    sync(x.device)
-    start = time.perf_counter()
     cls_score, bbox_pred = head(x)
     (cls_score.sum() + bbox_pred.sum()).backward()
-    sync(x.device)
-    return time.perf_counter() - start
 
 
 def benchmark(
@@ -102,31 +99,10 @@ def benchmark(
     """Step times per head, one per round; the heads take turns within a round."""
     for head in heads.values():
         head.to(x.device).train()
-        for _ in range(warmup):
-            time_step(head, x)
-    times = {name: [] for name in heads}
-    for _ in range(reps):
-        for name, head in heads.items():
-            times[name].append(time_step(head, x))
-            print(f"# {name}: {times[name][-1] * 1e3:.0f} ms", file=sys.stderr, flush=True)
-    return times
-
-
-def machine_line(device: torch.device) -> str:
-    if device.type == "cuda":
-        where = torch.cuda.get_device_name(device)
-    else:
-        where = f"{cpu_model()}, {torch.get_num_threads()} torch threads"
-    return f"{where}; torch {torch.__version__}; Python {platform.python_version()}"
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
-        return f"{names[0]} ({len(names)} logical CPUs)"
-    except (OSError, IndexError):
-        return platform.processor() or "unknown CPU"
+    steps = {name: partial(train_step, head, x) for name, head in heads.items()}
+    return round_robin(
+        steps, x.device, warmup, reps, progress=lambda line: print(f"# {line}", file=sys.stderr)
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -137,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.manual_seed(0)
     heads = build_heads(args)
     x = torch.randn(args.rois, args.in_channels, args.roi_size, args.roi_size, device=device)
-    print(f"# machine: {machine_line(device)}")
+    print(f"# machine: {machine_description(device)}; times: {clock_label(device)}")
     print(
         f"# {args.rois} RoIs x {args.in_channels}x{args.roi_size}x{args.roi_size}, "
         f"FC {args.fc}, {args.num_classes} classes, train mode, "
@@ -149,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     print("| head | params (M) | × baseline | fwd+bwd (ms) | × baseline |")
     print("|---|---:|---:|---:|---:|")
     for name in heads:
-        ratio = statistics.median(t / b for t, b in zip(times[name], base, strict=True))
+        ratio = median_ratio(times[name], base)
         print(
             f"| {name} | {params[name] / 1e6:.2f} | {params[name] / params[BASELINE]:.2f} | "
             f"{statistics.median(times[name]) * 1e3:.0f} | {ratio:.2f} |"

@@ -15,13 +15,20 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
-import statistics
-import time
+from functools import partial
 
 import torch
 from mmengine.logging import MMLogger
 from torch.utils.flop_counter import FlopCounterMode
+
+from mmdet_evonorm.analysis.timing import (
+    LoadMeter,
+    clock_label,
+    machine_description,
+    median_ratio,
+    round_robin,
+    summarize,
+)
 
 BATCH, IMAGE = 2, (512, 640)
 C_LEVELS = [(512, 8), (1024, 16), (2048, 32)]  # (channels, stride) of R50 C3-C5
@@ -86,41 +93,20 @@ def count_flops(neck: torch.nn.Module, feats) -> int:
     return counter.get_total_flops()
 
 
-def forward_ms(neck: torch.nn.Module, feats) -> float:
-    start = time.perf_counter()
-    neck(feats)
-    return (time.perf_counter() - start) * 1e3
-
-
-def time_round_robin(necks: dict, feats, warmup: int, repeat: int) -> dict:
-    """Forward times (ms) per neck, the necks taking turns within each round.
-
-    Taking turns spreads load from other processes over all necks alike; the
-    ratio to the reference is taken within each round.
-    """
-    times = {name: [] for name in necks}
-    with torch.inference_mode():
-        for round_index in range(warmup + repeat):
-            for name, neck in necks.items():
-                elapsed = forward_ms(neck, feats)
-                if round_index >= warmup:
-                    times[name].append(elapsed)
-    return times
-
-
 def measure(warmup: int, repeat: int) -> list[dict]:
     feats = features()
     necks = {name: build_neck(stages) for name, stages in NECKS.items()}
-    times = time_round_robin(necks, feats, warmup, repeat)
+    with torch.inference_mode():
+        steps = {name: partial(neck, feats) for name, neck in necks.items()}
+        times = round_robin(steps, "cpu", warmup, repeat)
     ref = times[next(iter(necks))]
     return [
         dict(
             name=name,
             params=sum(p.numel() for p in neck.parameters()),
             flops=count_flops(neck, feats),
-            ms=statistics.median(times[name]),
-            min=min(times[name]),
-            ratio=statistics.median(t / r for t, r in zip(times[name], ref, strict=True)),
+            **{k: v * 1e3 for k, v in summarize(times[name]).items() if k != "n"},
+            ratio=median_ratio(times[name], ref),
         )
         for name, neck in necks.items()
     ]
@@ -130,34 +116,20 @@ def table(rows: list[dict]) -> str:
     ref = rows[0]
     lines = [
         "| neck | params (M) | added params (M) | GFLOPs | added GFLOPs "
-        "| CPU fwd median (ms) | min (ms) | time vs FPN |",
+        "| fwd median (ms) | min (ms) | time vs FPN |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         lines.append(
             f"| {r['name']} | {r['params'] / 1e6:.3f} "
             f"| {(r['params'] - ref['params']) / 1e6:+.3f} | {r['flops'] / 1e9:.2f} "
-            f"| {(r['flops'] - ref['flops']) / 1e9:+.2f} | {r['ms']:.1f} "
+            f"| {(r['flops'] - ref['flops']) / 1e9:+.2f} | {r['median']:.1f} "
             f"| {r['min']:.1f} | {r['ratio']:.2f}x |"
         )
     return "\n".join(lines)
 
 
-def machine() -> str:
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(ln.split(":", 1)[1].strip() for ln in f if "model name" in ln)
-    except (OSError, StopIteration):
-        pass
-    return (
-        f"{cpu}, {os.cpu_count()} logical cores, torch {torch.__version__} "
-        f"({torch.get_num_threads()} intra-op threads), Python "
-        f"{platform.python_version()}"
-    )
-
-
-def report(rows: list[dict], warmup: int, repeat: int) -> str:
+def report(rows: list[dict], warmup: int, repeat: int, load: str) -> str:
     shapes = ", ".join(f"{c}×{IMAGE[0] // s}×{IMAGE[1] // s}" for c, s in C_LEVELS)
     return f"""## Neck stages: cost relative to the FPN alone
 
@@ -172,11 +144,12 @@ called, eval mode, `torch.inference_mode()`.
   norms, resizes and other element-wise ops not counted). mmengine's `FlopAnalyzer`
   (1 FLOP per multiply-add) traces with `torch.jit`, which crashed on the
   EvoNorm-S0 CPU kernel at the time of writing.
-- Time: one forward pass, median and minimum of {repeat} rounds after {warmup}
-  warm-up rounds; within a round every neck runs once, in turn, and "time vs FPN"
-  is the median over rounds of the ratio to the FPN's time in the same round.
-- Machine: {machine()}. **Other agents were using the same CPU while this ran**, so
-  the times are noisy; compare ratios, not absolute figures.
+- Time ({clock_label("cpu")}): one forward pass, median and minimum of {repeat}
+  rounds after {warmup} warm-up rounds; within a round every neck runs once, in an
+  order rotated by one each round, and "time vs FPN" is the median over rounds of
+  the ratio to the FPN's time in the same round.
+- Machine: {machine_description()}.
+- Load: {load}.
 
 {table(rows)}
 """
@@ -198,8 +171,9 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     MMLogger.get_instance("benchmark_necks", log_level="WARNING")  # quiet init logs
+    meter = LoadMeter().start()
     rows = measure(args.warmup, args.repeat)
-    text = report(rows, args.warmup, args.repeat)
+    text = report(rows, args.warmup, args.repeat, meter.summary())
     print(text)
     if args.out:
         with open(args.out, "w") as f:

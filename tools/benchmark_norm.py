@@ -1,46 +1,87 @@
-"""Benchmark EvoNormS0 against BN+ReLU, GN+ReLU and timm's EvoNorm2dS0.
+"""Benchmark EvoNormS0 against BN+ReLU and GN+ReLU, on CPU or on a CUDA GPU.
 
-For an FPN map (2x256x100x152), a RoI batch (512x256x7x7) and the 2-D FC case
-(512x1024), on CPU and on CUDA when present, it prints a Markdown table of
+Every candidate runs in train mode on the same random input; per shape and dtype
+the candidates take turns (``mmdet_evonorm.analysis.timing.round_robin``) for
 
-* the median forward + backward time over ``--repeats`` runs after
-  ``--warmup`` runs (the candidates run interleaved, in a rotating order, so
-  that load from other processes affects all of them alike),
-* the median forward time without autograd (inference),
-* the bytes the forward saves for backward (unique storages seen by
-  ``torch.autograd.graph.saved_tensors_hooks``, parameters excluded),
+* forward+backward: one forward and ``torch.autograd.grad`` for the input and
+  every parameter;
+* forward: one forward under ``torch.no_grad()`` (inference);
+* saved: bytes of the distinct storages the forward keeps for backward
+  (``torch.autograd.graph.saved_tensors_hooks``), parameters excluded;
 
-each also as a ratio to GN+ReLU. On CPU it adds EvoNormS0 forced onto its
-PyTorch path (what runs when the C kernels cannot be built, and on CUDA).
+each also as a ratio to GN+ReLU (median of same-round ratios), and as achieved
+GB/s under the byte model below, against a device-to-device copy measured in the
+same run (the ceiling). Candidates:
+
+.. code-block:: none
+
+    BN+ReLU, GN+ReLU        torch's layers (what ConvModule builds for BN / GN(32))
+    EvoNormS0               MMDET_EVONORM_BACKEND=cpu (C kernels) on CPU,
+                            =triton on CUDA
+    EvoNormS0, PyTorch path MMDET_EVONORM_BACKEND=torch
+    compiled formula        torch.compile of the plain EvoNorm-S0 formula (CUDA only)
+    timm EvoNorm2dS0        timm's layer, when timm is installed (CPU only)
+
+Timing: CPU time of this process on CPU, CUDA events on a GPU. The targets of
+issue 13 are checked at the end and printed as pass / fail.
 
 Usage::
 
-    python tools/benchmark_norm.py [--repeats 30] [--warmup 5] [--device cpu] [--threads 1]
+    python tools/benchmark_norm.py [--threads 1] [--repeats 30]
+    python tools/benchmark_norm.py --device cuda --out norm_cuda.md
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import statistics
+import os
+import sys
 import time
+from functools import partial
 from pathlib import Path
-from typing import Callable, Dict, List, Tuple
-from unittest import mock
 
 import torch
 from torch import nn
 
+from mmdet_evonorm.analysis.timing import (
+    LoadMeter,
+    clock_label,
+    machine_description,
+    markdown_table,
+    median_ratio,
+    round_robin,
+)
 from mmdet_evonorm.models.layers import EvoNormS0, evonorm_cpu_kernel
 from mmdet_evonorm.models.layers.timm_reference import load_timm_evonorm2d_s0
 
 SHAPES = {
-    "FPN map 2x256x100x152": (2, 256, 100, 152),
-    "RoI batch 512x256x7x7": (512, 256, 7, 7),
-    "FC 512x1024 (2-D)": (512, 1024),
+    "cpu": {
+        "FPN map 2x256x100x152": (2, 256, 100, 152),
+        "RoI batch 512x256x7x7": (512, 256, 7, 7),
+        "FC 512x1024 (2-D)": (512, 1024),
+    },
+    "cuda": {
+        "FPN P3 2x256x200x336": (2, 256, 200, 336),
+        "FPN P5 2x256x50x84": (2, 256, 50, 84),
+        "RoI batch 512x256x7x7": (512, 256, 7, 7),
+    },
 }
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 BASELINE = "GN+ReLU"
-TORCH_PATH = "EvoNormS0, PyTorch path"
+EVONORM = "EvoNormS0"
+BACKEND_ENV = "MMDET_EVONORM_BACKEND"
+#: Passes over an input-sized tensor that EvoNorm-S0 must make (docs of GPU.md):
+#: forward reads x for the statistics, reads x and writes y; backward reads x and
+#: dy for the per-channel sums, then reads x and dy and writes dx.
+PASSES = {"fwd": 3, "train": 5 + 3}
+BYTE_MODEL = (
+    "GB/s = passes x elements x bytes per element / time, with the passes EvoNorm-S0 "
+    "must make over an input-sized tensor: 3 forward (read x for the statistics, read x, "
+    "write y), 5 backward (read x and dy for the sums, read x and dy, write dx), 8 "
+    "forward+backward; the same count for every candidate. Copy: dst.copy_(src), read + "
+    "write counted."
+)
 
 
 class _As4d(nn.Module):
@@ -54,33 +95,66 @@ class _As4d(nn.Module):
         return self.layer(x[..., None, None]).flatten(1) if x.dim() == 2 else self.layer(x)
 
 
-def build_candidates(channels: int, two_d: bool, device: str) -> Dict[str, nn.Module]:
-    """The layers to compare, in train mode, on ``device``."""
+class CompiledFormula(nn.Module):
+    """torch.compile of the plain EvoNorm-S0 formula (statistics in float32)."""
+
+    def __init__(self, channels: int, groups: int = 32, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.groups, self.eps = groups, eps
+        self.weight, self.bias, self.v = (
+            nn.Parameter(torch.full((channels,), f)) for f in (1, 0, 1)
+        )
+        self.formula = torch.compile(self._formula)
+
+    def _formula(self, x, weight, bias, v):
+        shape = (1, -1) + (1,) * (x.dim() - 2)
+        xf = x.float()
+        var = xf.view(x.shape[0], self.groups, -1).var(dim=2, unbiased=False)
+        rstd = (var + self.eps).rsqrt().repeat_interleave(x.shape[1] // self.groups, 1)
+        y = xf * torch.sigmoid(v.float().view(shape) * xf) * rstd.view(*rstd.shape, *shape[2:])
+        return (y * weight.float().view(shape) + bias.float().view(shape)).to(x.dtype)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.formula(x, self.weight, self.bias, self.v)
+
+
+def build_candidates(
+    channels: int, two_d: bool, device: str
+) -> dict[str, tuple[nn.Module, str | None]]:
+    """name -> (layer, EvoNorm back end to force or None)."""
     bn = nn.BatchNorm1d if two_d else nn.BatchNorm2d
     layers = {
-        "BN+ReLU": nn.Sequential(bn(channels), nn.ReLU(inplace=True)),
-        BASELINE: nn.Sequential(nn.GroupNorm(32, channels), nn.ReLU(inplace=True)),
-        "EvoNormS0": EvoNormS0(channels),
+        "BN+ReLU": (nn.Sequential(bn(channels), nn.ReLU(inplace=True)), None),
+        BASELINE: (nn.Sequential(nn.GroupNorm(32, channels), nn.ReLU(inplace=True)), None),
+        EVONORM: (EvoNormS0(channels), "triton" if device == "cuda" else "cpu"),
+        "EvoNormS0, PyTorch path": (EvoNormS0(channels), "torch"),
     }
-    if device == "cpu":
-        layers[TORCH_PATH] = EvoNormS0(channels)
-    timm_cls = load_timm_evonorm2d_s0()
-    if timm_cls is not None:
-        layers["timm EvoNorm2dS0"] = _As4d(timm_cls(channels))
-    return {name: layer.to(device).train() for name, layer in layers.items()}
+    if device == "cuda":
+        layers["compiled formula"] = (CompiledFormula(channels), None)
+    elif (timm_cls := load_timm_evonorm2d_s0()) is not None:
+        layers["timm EvoNorm2dS0"] = (_As4d(timm_cls(channels)), None)
+    return layers
 
 
-def path_context(name: str) -> contextlib.AbstractContextManager:
-    """Force the PyTorch path for the TORCH_PATH candidate."""
-    if name != TORCH_PATH:
-        return contextlib.nullcontext()
-    return mock.patch.object(evonorm_cpu_kernel, "supports", return_value=False)
+@contextlib.contextmanager
+def backend(name: str | None):
+    """Force the EvoNorm-S0 back end (read at every call) while inside."""
+    old = os.environ.get(BACKEND_ENV)
+    if name is not None:
+        os.environ[BACKEND_ENV] = name
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop(BACKEND_ENV, None)
+        else:
+            os.environ[BACKEND_ENV] = old
 
 
-def saved_bytes(layer: nn.Module, x: torch.Tensor, name: str) -> int:
+def saved_bytes(layer: nn.Module, x: torch.Tensor, forced: str | None) -> int:
     """Bytes of the distinct non-parameter storages the forward keeps for backward."""
     params = {p.untyped_storage().data_ptr() for p in layer.parameters()}
-    storages: Dict[int, int] = {}
+    storages: dict[int, int] = {}
 
     def pack(t: torch.Tensor) -> torch.Tensor:
         storage = t.untyped_storage()
@@ -88,118 +162,193 @@ def saved_bytes(layer: nn.Module, x: torch.Tensor, name: str) -> int:
             storages[storage.data_ptr()] = storage.nbytes()
         return t
 
-    with path_context(name), torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+    with backend(forced), torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
         layer(x)
     return sum(storages.values())
 
 
-def timed(fn: Callable[[], object], device: str) -> float:
-    """Seconds one call of ``fn`` takes (CUDA synchronised)."""
-    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
-    sync()
-    start = time.perf_counter()
-    fn()
-    sync()
-    return time.perf_counter() - start
+def _train_step(layer, forced, x, grad):
+    with backend(forced):
+        torch.autograd.grad(layer(x), [x, *layer.parameters()], grad)
 
 
-def measure(
-    layers: Dict[str, nn.Module], shape: Tuple[int, ...], device: str, args
-) -> Dict[str, Dict[str, float]]:
-    """Median fwd+bwd and fwd-only seconds and saved bytes per candidate."""
+def _infer_step(layer, forced, x):
+    with backend(forced), torch.no_grad():
+        layer(x)
+
+
+def copy_bandwidth(device: str, nbytes: int, repeats: int) -> float:
+    """Bytes per second of ``dst.copy_(src)`` (read + write), median of ``repeats``."""
+    src = torch.empty(nbytes // 4, device=device).normal_()
+    dst = torch.empty_like(src)
+    times = round_robin({"copy": partial(dst.copy_, src)}, device, 2, repeats)["copy"]
+    return 2 * src.nbytes / sorted(times)[len(times) // 2]
+
+
+def measure(shape: tuple[int, ...], dtype: torch.dtype, device: str, args) -> dict[str, dict]:
+    """Per candidate: step times (s), same-round ratios to GN+ReLU, saved bytes."""
     torch.manual_seed(0)
-    x = torch.randn(shape, device=device, requires_grad=True)
-    grad = torch.randn(shape, device=device)
-    names = list(layers)
-    times: Dict[str, Dict[str, List[float]]] = {n: {"train": [], "infer": []} for n in names}
-
-    def train_step(name: str) -> None:
-        layer = layers[name]
-        with path_context(name):
-            torch.autograd.grad(layer(x), [x, *layer.parameters()], grad)
-
-    def infer_step(name: str) -> None:
-        with path_context(name), torch.no_grad():
-            layers[name](x)
-
-    for rep in range(args.warmup + args.repeats):
-        order = names[rep % len(names) :] + names[: rep % len(names)]
-        for name in order:
-            train = timed(lambda n=name: train_step(n), device)
-            infer = timed(lambda n=name: infer_step(n), device)
-            if rep >= args.warmup:
-                times[name]["train"].append(train)
-                times[name]["infer"].append(infer)
-    return {
-        n: {
-            "train": statistics.median(times[n]["train"]),
-            "infer": statistics.median(times[n]["infer"]),
-            "saved": saved_bytes(layers[n], x, n),
-        }
-        for n in names
+    x = torch.randn(shape, device=device, dtype=dtype, requires_grad=True)
+    grad = torch.randn(shape, device=device, dtype=dtype)
+    layers = build_candidates(shape[1], len(shape) == 2, device)
+    steps = {}
+    for name, (layer, forced) in layers.items():
+        layer.to(device=device, dtype=dtype).train()
+        steps[(name, "train")] = partial(_train_step, layer, forced, x, grad)
+        steps[(name, "fwd")] = partial(_infer_step, layer, forced, x)
+    times = round_robin(steps, device, args.warmup, args.repeats)
+    results = {
+        name: {"saved": saved_bytes(layer, x, forced)} for name, (layer, forced) in layers.items()
     }
+    for name, r in results.items():
+        for step in PASSES:
+            t, base = times[(name, step)], times[(BASELINE, step)]
+            r[step] = sorted(t)[len(t) // 2]
+            r[f"{step}_ratio"] = median_ratio(t, base)
+        r["saved_ratio"] = r["saved"] / results[BASELINE]["saved"]
+    return results
 
 
-def table(device: str, args) -> str:
-    """Markdown table of all shapes on ``device``."""
-    rows = [
-        "| shape | layer | fwd+bwd ms | x GN+ReLU | fwd ms (no grad) | x GN+ReLU "
-        "| saved MiB | x GN+ReLU |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
-    ]
-    for label, shape in SHAPES.items():
-        layers = build_candidates(shape[1], len(shape) == 2, device)
-        result = measure(layers, shape, device, args)
-        base = result[BASELINE]
-        for name, r in result.items():
-            rows.append(
-                f"| {label} | {name} | {r['train'] * 1e3:.1f} | "
-                f"{r['train'] / base['train']:.2f} | {r['infer'] * 1e3:.1f} | "
-                f"{r['infer'] / base['infer']:.2f} | {r['saved'] / 2**20:.1f} | "
-                f"{r['saved'] / base['saved']:.2f} |"
+def gbps(step: str, numel: int, dtype: torch.dtype, seconds: float) -> float:
+    """Achieved GB/s of ``step`` ('fwd' or 'train') under the byte model."""
+    return PASSES[step] * numel * dtype.itemsize / seconds / 1e9
+
+
+def table_rows(label, dtype_name, shape, results, copy_bps) -> list[list[str]]:
+    numel, dtype = torch.Size(shape).numel(), DTYPES[dtype_name]
+    rows = []
+    for name, r in results.items():
+        row = [label, dtype_name, name]
+        for step in ("fwd", "train"):
+            rate = gbps(step, numel, dtype, r[step])
+            row += [f"{r[step] * 1e3:.3f}", f"{r[f'{step}_ratio']:.2f}", f"{rate:.3g}"]
+            row.append(f"{100 * rate * 1e9 / copy_bps:.0f} %")
+        row += [f"{r['saved'] / 2**20:.1f}", f"{r['saved_ratio']:.2f}"]
+        rows.append(row)
+    return rows
+
+
+HEADER = (
+    "shape", "dtype", "layer", "fwd ms", "x GN+ReLU", "fwd GB/s", "% of copy",
+    "fwd+bwd ms", "x GN+ReLU", "fwd+bwd GB/s", "% of copy", "saved MiB", "x GN+ReLU",
+)  # fmt: skip
+
+
+def check_targets(device: str, all_results: dict, shapes: dict, copy_bps: float) -> list[list[str]]:
+    """Rows (target, measured, result) of issue 13's targets; a ratio passes if its
+    printed (2-decimal) value does."""
+    checks = []
+    for (label, dtype_name), results in all_results.items():
+        evo, shape = results[EVONORM], shapes[label]
+        if device == "cuda" or len(shape) == 4:  # CPU target: the 4-D shapes
+            ratio = round(evo["train_ratio"], 2)
+            checks.append(
+                (
+                    f"{label} {dtype_name}: EvoNormS0 fwd+bwd <= 1.0x GN+ReLU",
+                    f"{ratio:.2f}x",
+                    ratio <= 1.0,
+                )
             )
-    return "\n".join(rows)
+        ratio = round(evo["saved_ratio"], 2)
+        checks.append(
+            (f"{label} {dtype_name}: saved memory <= 0.5x GN+ReLU", f"{ratio:.2f}x", ratio <= 0.5)
+        )
+        if device == "cuda" and label.startswith("FPN P3") and dtype_name == "bf16":
+            rate = gbps("train", torch.Size(shape).numel(), torch.bfloat16, evo["train"]) * 1e9
+            share = round(100 * rate / copy_bps)
+            checks.append(
+                (
+                    f"{label} bf16: EvoNormS0 fwd+bwd >= 70 % of copy bandwidth",
+                    f"{share} %",
+                    share >= 70,
+                )
+            )
+    return [[t, m, "pass" if ok else "**FAIL**"] for t, m, ok in checks]
 
 
-def machine(device: str) -> str:
-    """One line naming the processor (or GPU), thread count and torch version."""
-    if device == "cuda":
-        name = torch.cuda.get_device_name()
-    else:
-        cpuinfo = Path("/proc/cpuinfo")
-        lines = cpuinfo.read_text().splitlines() if cpuinfo.exists() else []
-        models = [ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("model name")]
-        name = models[0] if models else "unknown CPU"
-    return f"{device}: {name}, torch {torch.__version__}, {torch.get_num_threads()} threads"
-
-
-def main() -> None:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=30, help="timed runs per layer")
-    parser.add_argument("--warmup", type=int, default=5, help="untimed runs first")
-    parser.add_argument(
-        "--device",
-        action="append",
-        choices=["cpu", "cuda"],
-        help="device(s) to run on (default: cpu, plus cuda when available)",
-    )
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    parser.add_argument("--repeats", type=int, default=30, help="timed rounds")
+    parser.add_argument("--warmup", type=int, default=5, help="untimed rounds first")
     parser.add_argument("--threads", type=int, help="torch.set_num_threads (default: as is)")
-    args = parser.parse_args()
+    parser.add_argument(
+        "--dtypes", nargs="+", choices=DTYPES, help="default: fp32 (CPU), fp32 bf16 (CUDA)"
+    )
+    parser.add_argument(
+        "--shape", action="append", metavar="NxCxHxW", help="instead of the default shapes"
+    )
+    parser.add_argument("--copy-mib", type=int, default=512, help="buffer of the copy bandwidth")
+    parser.add_argument("--out", help="also write the Markdown report to this file")
+    args = parser.parse_args(argv)
+    for field in ("repeats", "threads", "copy_mib"):
+        if getattr(args, field) is not None and getattr(args, field) < 1:
+            parser.error(f"--{field.replace('_', '-')} must be >= 1")
+    if args.warmup < 0:
+        parser.error("--warmup must be >= 0")
+    if args.out and not Path(args.out).resolve().parent.is_dir():
+        parser.error(f"--out {args.out}: the folder does not exist; create it first")
+    try:
+        args.shapes = {s: tuple(int(d) for d in s.split("x")) for s in args.shape or ()}
+    except ValueError:
+        parser.error(f"--shape {args.shape}: expected NxC or NxCxHxW, e.g. 2x64x8x8")
+    if any(len(s) not in (2, 4) or min(s) < 1 or s[1] % 32 for s in args.shapes.values()):
+        parser.error("--shape: N x C (x H x W), every size >= 1, C a multiple of 32 (GN(32))")
+    args.shapes = args.shapes or SHAPES[args.device]
+    args.dtypes = args.dtypes or (["fp32", "bf16"] if args.device == "cuda" else ["fp32"])
+    return args
+
+
+def run(args: argparse.Namespace) -> str:
+    """Measure everything and return the Markdown report."""
+    load = LoadMeter().start()
+    start = time.perf_counter()
+    kernels = evonorm_cpu_kernel.load_kernels() if args.device == "cpu" else None
+    build = evonorm_cpu_kernel.last_build
+    copy_bps = copy_bandwidth(args.device, args.copy_mib * 2**20, args.repeats)
+    all_results, rows = {}, []
+    for label, shape in args.shapes.items():
+        for dtype_name in args.dtypes:
+            results = measure(shape, DTYPES[dtype_name], args.device, args)
+            all_results[(label, dtype_name)] = results
+            rows += table_rows(label, dtype_name, shape, results, copy_bps)
+    lines = [
+        f"- Machine: {machine_description(args.device)}.",
+        f"- Timing: {clock_label(args.device)}, median of {args.repeats} rounds after "
+        f"{args.warmup} warm-up rounds; ratios are medians of same-round ratios.",
+        f"- Copy bandwidth (the ceiling): {copy_bps / 1e9:.1f} GB/s ({args.copy_mib} MiB).",
+        f"- Byte model: {BYTE_MODEL}",
+        f"- Load: {load.summary()}.",
+    ]
+    if args.device == "cpu":
+        built = f"built in {time.perf_counter() - start:.2f} s" if kernels else "unavailable"
+        lines.append(f"- EvoNormS0 C kernels: {built}; {build.describe() if build else ''}")
+    targets = check_targets(args.device, all_results, args.shapes, copy_bps)
+    return "\n".join(
+        [
+            *lines,
+            "",
+            markdown_table(HEADER, rows, "lll" + "r" * 10),
+            "",
+            markdown_table(("target", "measured", "result"), targets, "lrl"),
+        ]
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.device == "cuda" and not torch.cuda.is_available():
+        print("benchmark_norm: --device cuda: no CUDA device is available; use --device cpu",
+              file=sys.stderr)  # fmt: skip
+        return 2
     if args.threads:
         torch.set_num_threads(args.threads)
-    devices = args.device or ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-    start = time.perf_counter()
-    kernels = evonorm_cpu_kernel.load_kernels()
-    print(
-        f"EvoNormS0 CPU kernels: "
-        f"{'built in %.2f s' % (time.perf_counter() - start) if kernels else 'unavailable'}"
-    )
-    if load_timm_evonorm2d_s0() is None:
-        print("timm not installed: its EvoNorm2dS0 is left out")
-    for device in devices:
-        print(f"\n{machine(device)}; median of {args.repeats} after {args.warmup} warm-up\n")
-        print(table(device, args))
+    text = run(args)
+    print(text)
+    if args.out:
+        Path(args.out).write_text(text + "\n")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,5 +1,15 @@
-"""Reading work dirs back: the seed log's results tables."""
+"""Reading work dirs back (the seed log's results tables) and benchmark plumbing.
 
-from .results_table import RunResult, collect_runs, plot_ap_bars, render_tables
+The results-table names load on first use, so that ``mmdet_evonorm.analysis.timing``
+imports with torch alone (no mmdet behind ``mmdet_evonorm.evaluation``).
+"""
+
+import importlib
 
 __all__ = ["RunResult", "collect_runs", "plot_ap_bars", "render_tables"]
+
+
+def __getattr__(name: str):
+    if name in __all__:
+        return getattr(importlib.import_module(".results_table", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -412,8 +412,8 @@ def test_norm_runs_on_cpu_at_tiny_shapes(tmp_path, capsys):
     gn = next(r for r in rows if r[2] == "GN+ReLU")
     assert gn[4] == "1.00" and gn[8] == "1.00" and gn[12].rstrip(" |") == "1.00"
     evo = next(r for r in rows if r[2] == "EvoNormS0")
-    # saved: x (2*64*36 floats) + mean + rstd, against GN's input and ReLU's output
-    assert float(evo[12].rstrip(" |")) == pytest.approx(0.50, abs=0.01)
+    # saved: x plus the per-group mean and rstd, against GN's input and ReLU's output
+    assert 0.50 <= float(evo[12].rstrip(" |")) <= 0.52
     assert "| 2x64x6x6 fp32: EvoNormS0 fwd+bwd <= 1.0x GN+ReLU |" in text
     assert "8x64 fp32: EvoNormS0 fwd+bwd" not in text  # the CPU target is for 4-D shapes
 
