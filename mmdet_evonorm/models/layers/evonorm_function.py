@@ -25,15 +25,34 @@ s = sigmoid(v * x) and M = c * L:
          - rstd^3 / M * (sum_(ch in g) weight * P) * (x - mean)
 
 Statistics and arithmetic run in float32 for float16 / bfloat16 inputs (float64
-stays float64) and the result is cast back to the input dtype. On CPU the fused
-C kernels of :mod:`.evonorm_cpu_kernel` do the work; elsewhere (or if they
-cannot be built) the PyTorch functions below compute the same quantities.
+stays float64) and the result is cast back to the input dtype.
+
+Three back ends compute the same quantities; ``MMDET_EVONORM_BACKEND`` picks one
+at every call (so a test or benchmark can switch it in-process):
+
+.. code-block:: none
+
+    auto (default)  CUDA tensor, triton importable, float32/16/bf16 -> triton
+                    CPU tensor, C kernels built                     -> cpu
+                    anything else (e.g. float64 on CUDA)            -> torch
+    triton          Triton kernels (:mod:`.evonorm_triton`), on CUDA tensors,
+                    or on CPU ones under TRITON_INTERPRET=1 (how CI tests them)
+    cpu             fused C kernels (:mod:`.evonorm_cpu_kernel`), CPU tensors
+    torch           the PyTorch functions below, anywhere
+
+A forced back end that cannot run on the input (``triton`` on float64 or without
+triton, ``cpu`` on a CUDA tensor or without a C compiler, ...) raises a
+``RuntimeError`` saying why; it never falls back. While ``torch.jit`` traces
+(mmengine's ``FlopAnalyzer``), every setting uses the PyTorch functions: a
+kernel launch would be invisible to the trace. A non-contiguous input is copied
+to a contiguous one once; that copy is what the backward keeps.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Callable, Tuple
+import os
+from typing import Callable, NamedTuple, Tuple
 
 import torch
 from torch import Tensor
@@ -97,11 +116,74 @@ def torch_backward(
     return dx.view(n, c, length), dw, dy.sum((0, 2)), dv
 
 
-def _ops(x: Tensor) -> Tuple[Callable, Callable]:
-    """(forward, backward): the fused CPU kernels if they can run on x, else PyTorch's."""
-    if evonorm_cpu_kernel.supports(x):
-        return evonorm_cpu_kernel.forward, evonorm_cpu_kernel.backward
-    return torch_forward, torch_backward
+#: Environment variable naming the back end (module docstring).
+BACKEND_ENV = "MMDET_EVONORM_BACKEND"
+BACKENDS = ("auto", "triton", "cpu", "torch")
+
+
+class Backend(NamedTuple):
+    """A back end's forward and backward (the contract of :func:`torch_forward` /
+    :func:`torch_backward`); a ``native`` one takes float16/bfloat16 x and dy as they
+    are and returns y / dx in that dtype, the others get float32 copies."""
+
+    name: str
+    forward: Callable
+    backward: Callable
+    native: bool
+
+
+TORCH_BACKEND = Backend("torch", torch_forward, torch_backward, False)
+CPU_BACKEND = Backend("cpu", evonorm_cpu_kernel.forward, evonorm_cpu_kernel.backward, False)
+
+
+def _triton_module():
+    """:mod:`.evonorm_triton`, imported at first use (CPU runs never import triton)."""
+    from . import evonorm_triton
+
+    return evonorm_triton
+
+
+def _unavailable(name: str, x: Tensor) -> str | None:
+    """Why back end ``name`` (triton or cpu) cannot run on ``x``; None if it can."""
+    if name == "triton":
+        return _triton_module().unavailable_reason(x)
+    if x.device.type != "cpu":
+        return f"the C kernels take CPU tensors, got a {x.device.type} tensor"
+    if evonorm_cpu_kernel.load_kernels() is None:
+        return "the C kernels could not be built (see the warning above)"
+    return None
+
+
+def select_backend(x: Tensor) -> Backend:
+    """The back end for input ``x`` under :data:`BACKEND_ENV` (module docstring).
+
+    Raises:
+        ValueError: The variable is set to something else than :data:`BACKENDS`.
+        RuntimeError: The back end it forces cannot run on ``x``.
+    """
+    raw = os.environ.get(BACKEND_ENV, "auto")
+    name = raw.strip().lower() or "auto"
+    if name not in BACKENDS:
+        raise ValueError(f"{BACKEND_ENV}={raw!r} is not one of {', '.join(BACKENDS)}")
+    if name == "torch" or torch.jit.is_tracing():
+        return TORCH_BACKEND
+    if name == "auto":
+        want = "triton" if x.device.type == "cuda" else "cpu"
+        return TORCH_BACKEND if _unavailable(want, x) else _backend(want)
+    reason = _unavailable(name, x)
+    if reason:
+        raise RuntimeError(
+            f"{BACKEND_ENV}={name}: cannot run on this {x.dtype} {x.device.type} input: "
+            f"{reason}. Use {BACKEND_ENV}=auto (or torch) to let another back end run it"
+        )
+    return _backend(name)
+
+
+def _backend(name: str) -> Backend:
+    if name == "cpu":
+        return CPU_BACKEND
+    module = _triton_module()
+    return Backend("triton", module.forward, module.backward, True)
 
 
 class EvoNormS0Function(torch.autograd.Function):
@@ -111,25 +193,32 @@ class EvoNormS0Function(torch.autograd.Function):
     def forward(
         ctx, x: Tensor, weight: Tensor, bias: Tensor, v: Tensor, groups: int, eps: float
     ) -> Tensor:
+        backend = select_backend(x)
         dtype = torch.promote_types(x.dtype, torch.float32)
-        xc, w, b, vc = (t.to(dtype).contiguous() for t in (x, weight, bias, v))
+        w, b, vc = (t.to(dtype).contiguous() for t in (weight, bias, v))
+        xc = (x if backend.native else x.to(dtype)).contiguous()
         if xc.numel() == 0:  # zero RoIs: rstd = 1 keeps the zero gradients finite
             n = xc.shape[0]
-            y, mean, rstd = xc.clone(), xc.new_zeros(n, groups), xc.new_ones(n, groups)
+            y, mean = xc.clone(), xc.new_zeros(n, groups, dtype=dtype)
+            rstd = xc.new_ones(n, groups, dtype=dtype)
         else:
-            y, mean, rstd = _ops(xc)[0](xc, w, b, vc, groups, eps)
-        # x is kept in its own dtype (half the bytes of a float32 copy for bf16).
-        ctx.save_for_backward(x, w, vc, mean, rstd)
+            y, mean, rstd = backend.forward(xc, w, b, vc, groups, eps)
+        # x is kept in its own dtype (half the bytes of a float32 copy for bf16),
+        # contiguous (the copy of a non-contiguous x is made once, here).
+        ctx.save_for_backward(xc if xc.dtype == x.dtype else x, w, vc, mean, rstd)
         ctx.param_dtypes = (weight.dtype, bias.dtype, v.dtype)
+        ctx.backend = backend
         return y.to(x.dtype)
 
     @staticmethod
     @once_differentiable
     def backward(ctx, dy: Tensor) -> Tuple[Tensor | None, ...]:
         x, w, v, mean, rstd = ctx.saved_tensors
-        xc = x.to(w.dtype).contiguous()
-        dyc = dy.to(w.dtype).contiguous()
-        dx, *grads = _ops(xc)[1](xc, dyc, w, v, mean, rstd)
+        backend = TORCH_BACKEND if x.numel() == 0 else ctx.backend
+        dtype = x.dtype if backend.native else w.dtype
+        xc = x.to(dtype).contiguous()
+        dyc = dy.to(dtype).contiguous()
+        dx, *grads = backend.backward(xc, dyc, w, v, mean, rstd)
         dw, db, dv = (g.to(t) for g, t in zip(grads, ctx.param_dtypes, strict=True))
         return dx.to(x.dtype), dw, db, dv, None, None
 

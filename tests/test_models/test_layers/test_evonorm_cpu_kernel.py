@@ -25,9 +25,11 @@ def test_no_compiler_warns_and_falls_back(fresh_build):
     assert x.grad.shape == x.shape
 
 
-def test_switched_off_by_environment(fresh_build, recwarn):
-    fresh_build.setenv("MMDET_EVONORM_CPU_KERNEL", "0")
-    assert evonorm_cpu_kernel.load_kernels() is None
+def test_torch_backend_never_builds_the_kernels(fresh_build, recwarn):
+    fresh_build.setenv("MMDET_EVONORM_BACKEND", "torch")
+    x = torch.randn(2, 32, 4, 4, requires_grad=True)
+    EvoNormS0(32, groups=8)(x).sum().backward()
+    assert evonorm_cpu_kernel.load_kernels.cache_info().misses == 0
     assert not recwarn.list  # a deliberate choice is not warned about
 
 

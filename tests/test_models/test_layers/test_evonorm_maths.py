@@ -16,17 +16,14 @@ from mmdet_evonorm.models.layers import EvoNormS0, evonorm_cpu_kernel, evonorm_f
 from mmdet_evonorm.models.layers.timm_reference import load_timm_evonorm2d_s0
 
 
-@pytest.fixture(params=["kernel", "torch"], autouse=True)
+@pytest.fixture(params=["cpu", "torch"], autouse=True)
 def backend(request, monkeypatch):
-    """Run each test on the C kernels and on the PyTorch fallback."""
-    if request.param == "kernel":
-        if os.environ.get("MMDET_EVONORM_CPU_KERNEL") == "0":
-            pytest.skip("CPU kernels switched off by MMDET_EVONORM_CPU_KERNEL=0")
+    """Run each test on the C kernels and on the PyTorch functions (forced back end)."""
+    if request.param == "cpu":
         if shutil.which(os.environ.get("CC", "cc")) is None:
             pytest.skip("no C compiler: the CPU kernels cannot be built here")
         assert evonorm_cpu_kernel.load_kernels() is not None, "C kernels did not build"
-    else:
-        monkeypatch.setattr(evonorm_function.evonorm_cpu_kernel, "supports", lambda x: False)
+    monkeypatch.setenv(evonorm_function.BACKEND_ENV, request.param)
     return request.param
 
 

@@ -1,0 +1,389 @@
+"""Triton kernels of EvoNorm-S0's forward and backward, for CUDA tensors.
+
+Same contract and formulas as :func:`.evonorm_function.torch_forward` /
+:func:`.evonorm_function.torch_backward` (Liu et al. 2020, "Evolving
+Normalization-Activation Layers", arXiv:2004.02967, S0; SPEC §1.1), except that
+x and dy stay in their own dtype (float32, float16 or bfloat16): every load is
+cast to float32, statistics and sums are accumulated in float32, and y / dx are
+written in x's dtype. The pass plan follows the design notes (``GPU.md``:
+3 passes over memory forward, 5 backward; one read + one write forward when a
+group fits in registers). x [N, C, L] is contiguous, so the group (n, g) is the
+contiguous run of M = C / G * L elements at (n * G + g) * M, and the channel
+row (n, c) the run of L elements at (n * C + c) * L.
+
+.. code-block:: none
+
+    forward, small groups (M <= fused_max): one launch, one read of x
+      [_fused_forward]  ROWS groups per program, each whole in registers:
+                        mean, var (centred, two-pass in registers), y -> y, mean, rstd
+
+    forward, large groups (FPN maps: N*G = 64 groups of ~500k elements)
+      [_stats_partial]  grid (N*G, S): program (r, s) reduces chunk s of group r
+                        (Chan's count/mean/M2 per block)      -> pmean, pm2 [N*G, S]
+      [_stats_combine]  grid (N*G): combine the S partials   -> mean, rstd [N, G]
+      [_apply]          grid (rows, S_L) over (n, c) rows     -> y
+
+    backward (both regimes; rows = (n, c), L split in chunks when long)
+      [_bwd_partials]   x, dy -> per (n, c) and chunk: P, Q, B = sum dy
+      torch (tiny)      sum over chunks; coef[n, g] = rstd^3 / M * sum_(c in g) w P;
+                        dweight, dv, dbias: sums over n of [N, C] partials
+      [_bwd_dx]         x, dy, coef, mean, rstd -> dx
+
+No atomics: every reduction has a fixed order (tree sums inside a program, then
+fixed-shape partial arrays combined by one program or by ``torch.sum``), so for
+the same input, tiling and GPU the float32 results are bit-identical run to
+run. Results can differ in the last bits from the C and PyTorch paths, and from
+a different tiling.
+
+``import triton`` is optional: without it this module still imports and
+:func:`unavailable_reason` says why the kernels cannot run. On CPU tensors the
+kernels run only under Triton's interpreter (``TRITON_INTERPRET=1`` set before
+triton is first imported), which is how the CPU test-suite checks them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Tuple
+
+import torch
+from torch import Tensor
+
+try:
+    import triton
+    import triton.language as tl
+except ImportError as exc:  # optional: only the CUDA path needs it
+    triton = tl = None
+    _IMPORT_ERROR = f"triton is not importable ({exc}); install it: pip install triton"
+else:
+    _IMPORT_ERROR = None
+
+#: Input dtypes the kernels take as they are (statistics in float32).
+DTYPES = (torch.float32, torch.float16, torch.bfloat16)
+
+
+@dataclasses.dataclass(frozen=True)
+class Tiling:
+    """Block sizes (elements). Defaults aim at H100/H200; tests lower them so the
+    split paths run on tiny shapes.
+
+    Args:
+        tile (int): Elements a program holds per loop step (power of two).
+        chunk (int): Elements of one row or group one program reduces before
+            its partial is combined (a multiple of ``tile`` is used).
+        fused_max (int): Largest group (C / G * L elements) the one-launch
+            forward keeps in registers; larger groups take the split path.
+        max_splits (int): Cap on the chunks per group / row (chunks grow to fit).
+    """
+
+    tile: int = 2048
+    chunk: int = 8192
+    fused_max: int = 4096
+    max_splits: int = 1024
+
+
+#: The tiling every call uses (a test may replace it).
+TILING = Tiling()
+
+
+def unavailable_reason(x: Tensor) -> str | None:
+    """Why the kernels cannot run on ``x``, or ``None`` if they can."""
+    if _IMPORT_ERROR is not None:
+        return _IMPORT_ERROR
+    if x.dtype not in DTYPES:
+        return f"{x.dtype} is not supported (float32, float16, bfloat16 only)"
+    if x.device.type == "cuda" or (x.device.type == "cpu" and interpreted()):
+        return None
+    if x.device.type == "cpu":
+        return (
+            "CPU tensors need Triton's interpreter: set TRITON_INTERPRET=1 before "
+            "triton is first imported"
+        )
+    return f"{x.device.type} tensors are not supported (CUDA, or CPU under TRITON_INTERPRET=1)"
+
+
+def interpreted() -> bool:
+    """Whether the kernels were defined under Triton's interpreter (run on CPU)."""
+    return triton is not None and type(_fused_forward).__name__ == "InterpretedFunction"
+
+
+def _pow2(n: int) -> int:
+    return 1 << max(0, int(n) - 1).bit_length()
+
+
+def _warps(elements: int) -> int:
+    return 4 if elements <= 1024 else 8
+
+
+def _chunk(length: int, block: int, tiling: Tiling) -> Tuple[int, int]:
+    """(chunk, number of chunks): chunk a multiple of block, at most max_splits chunks."""
+    chunk = min(max(tiling.chunk, -(-length // tiling.max_splits)), length)
+    chunk = -(-chunk // block) * block
+    return chunk, max(1, -(-length // chunk))
+
+
+def _row_grid(rows: int, length: int, tiling: Tiling) -> Tuple[tuple, int, int, dict]:
+    """(grid, chunks, chunk, meta) over ``rows`` contiguous runs of ``length`` elements:
+    several short rows per program, long rows split in chunks (one partial each)."""
+    block = min(_pow2(length), _pow2(tiling.tile))
+    per = min(max(1, _pow2(tiling.tile) // block), _pow2(rows))
+    chunk, splits = _chunk(length, block, tiling)
+    meta = dict(ROWS=per, BLOCK=block, STEPS=chunk // block, num_warps=_warps(per * block))
+    return (-(-rows // per), splits), splits, chunk, meta
+
+
+def forward(
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor,
+    v: Tensor,
+    groups: int,
+    eps: float,
+    tiling: Tiling | None = None,
+) -> Tuple[Tensor, Tensor, Tensor]:
+    """Triton version of :func:`.evonorm_function.torch_forward` (module docstring).
+
+    Args:
+        x (Tensor): Input [N, C, L], contiguous, float32/float16/bfloat16.
+        weight, bias, v (Tensor): Parameters [C], float32, contiguous.
+        groups (int): Number of groups G, dividing C.
+        eps (float): Added to the variance.
+        tiling (Tiling, optional): Block sizes; default :data:`TILING`.
+
+    Returns:
+        tuple[Tensor]: y [N, C, L] in x's dtype; mean, rstd [N, G] in float32.
+    """
+    tiling = tiling or TILING
+    n, c, length = x.shape
+    cpg, size = c // groups, c // groups * length
+    y = torch.empty_like(x)
+    mean, rstd = (x.new_empty(n, groups, dtype=torch.float32) for _ in range(2))
+    if x.numel() == 0:
+        return y, mean.zero_(), rstd.fill_(1.0)
+    if size <= tiling.fused_max:
+        block = _pow2(size)
+        per = min(max(1, _pow2(tiling.tile) // block), _pow2(n * groups))
+        _fused_forward[(-(-(n * groups) // per),)](
+            x, weight, bias, v, y, mean, rstd, n * groups, size, length, cpg, groups, eps,
+            ROWS=per, BLOCK=block, num_warps=_warps(per * block),
+        )  # fmt: skip
+        return y, mean, rstd
+    block = _pow2(tiling.tile)
+    chunk, splits = _chunk(size, block, tiling)
+    pmean, pm2 = (x.new_empty(n * groups, splits, dtype=torch.float32) for _ in range(2))
+    _stats_partial[(n * groups, splits)](
+        x,
+        pmean,
+        pm2,
+        size,
+        chunk,
+        splits,
+        BLOCK=block,
+        STEPS=chunk // block,
+        num_warps=_warps(block),
+    )
+    _stats_combine[(n * groups,)](
+        pmean, pm2, mean, rstd, size, chunk, splits, eps, BLOCK=_pow2(splits), num_warps=4
+    )
+    grid, _, chunk, meta = _row_grid(n * c, length, tiling)
+    _apply[grid](x, weight, bias, v, y, rstd, n * c, c, cpg, length, chunk, **meta)
+    return y, mean, rstd
+
+
+def backward(
+    x: Tensor,
+    dy: Tensor,
+    weight: Tensor,
+    v: Tensor,
+    mean: Tensor,
+    rstd: Tensor,
+    tiling: Tiling | None = None,
+) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Triton version of :func:`.evonorm_function.torch_backward` (module docstring).
+
+    Args:
+        x, dy (Tensor): Input and output gradient [N, C, L], contiguous, same dtype.
+        weight, v (Tensor): Parameters [C], float32.
+        mean, rstd (Tensor): Per-group statistics [N, G] (float32) from the forward.
+        tiling (Tiling, optional): Block sizes; default :data:`TILING`.
+
+    Returns:
+        tuple[Tensor]: dx [N, C, L] in x's dtype; dweight, dbias, dv [C] in float32.
+    """
+    tiling = tiling or TILING
+    n, c, length = x.shape
+    groups = mean.shape[1]
+    cpg = c // groups
+    dx = torch.empty_like(x)
+    if x.numel() == 0:
+        return dx, *(weight.new_zeros(c) for _ in range(3))
+    grid, splits, chunk, meta = _row_grid(n * c, length, tiling)
+    part = x.new_empty(3, n * c, splits, dtype=torch.float32)
+    _bwd_partials[grid](x, dy, v, part, n * c, c, length, splits, chunk, **meta)
+    p, q, b = part.sum(2).view(3, n, groups, cpg)  # fixed-order sums: deterministic
+    coef = (p * weight.view(groups, cpg)).sum(2) * (rstd**3 / (cpg * length))
+    dw = (p * rstd[..., None]).sum(0).flatten()
+    dv = (q * rstd[..., None]).sum(0).flatten() * weight
+    _bwd_dx[grid](x, dy, weight, v, mean, rstd, coef, dx, n * c, c, cpg, length, chunk, **meta)
+    return dx, dw, b.sum(0).flatten(), dv
+
+
+# Compile-time (tl.constexpr) kernel arguments are upper case, as in Triton's own code.
+# ruff: noqa: N803
+if triton is not None:
+
+    @triton.jit
+    def _fused_forward(
+        x_ptr, w_ptr, b_ptr, v_ptr, y_ptr, mean_ptr, rstd_ptr,
+        num_groups, size, length, cpg, groups, eps,
+        ROWS: tl.constexpr, BLOCK: tl.constexpr,
+    ):  # fmt: skip
+        """ROWS whole groups of ``size`` <= BLOCK elements per program: x read once."""
+        row = tl.program_id(0) * ROWS + tl.arange(0, ROWS)
+        col = tl.arange(0, BLOCK)
+        row_ok = row < num_groups
+        mask = row_ok[:, None] & (col < size)[None, :]
+        offs = row.to(tl.int64)[:, None] * size + col[None, :]
+        x = tl.load(x_ptr + offs, mask=mask, other=0.0).to(tl.float32)
+        mean = tl.sum(x, axis=1) / size
+        centred = tl.where(mask, x - mean[:, None], 0.0)
+        rstd = tl.rsqrt(tl.sum(centred * centred, axis=1) / size + eps)
+        ch = (row % groups)[:, None] * cpg + col[None, :] // length
+        w = tl.load(w_ptr + ch, mask=mask, other=0.0)
+        b = tl.load(b_ptr + ch, mask=mask, other=0.0)
+        v = tl.load(v_ptr + ch, mask=mask, other=0.0)
+        y = x * tl.sigmoid(v * x) * (w * rstd[:, None]) + b
+        tl.store(y_ptr + offs, y.to(y_ptr.dtype.element_ty), mask=mask)
+        tl.store(mean_ptr + row, mean, mask=row_ok)
+        tl.store(rstd_ptr + row, rstd, mask=row_ok)
+
+    @triton.jit
+    def _stats_partial(
+        x_ptr, pmean_ptr, pm2_ptr, size, chunk, splits, BLOCK: tl.constexpr, STEPS: tl.constexpr
+    ):
+        """Mean and centred sum of squares of chunk ``program_id(1)`` of one group."""
+        row = tl.program_id(0)
+        split = tl.program_id(1)
+        start = split * chunk
+        end = tl.minimum(start + chunk, size)
+        base = x_ptr + row.to(tl.int64) * size
+        count = 0.0
+        mean = 0.0
+        m2 = 0.0
+        for step in range(0, STEPS):  # chunk = STEPS * BLOCK; the tail is masked
+            off = start + step * BLOCK
+            idx = off + tl.arange(0, BLOCK)
+            mask = idx < end
+            x = tl.load(base + idx, mask=mask, other=0.0).to(tl.float32)
+            nb = tl.minimum(tl.maximum(end - off, 0), BLOCK).to(tl.float32)
+            bmean = tl.sum(x, axis=0) / tl.maximum(nb, 1.0)
+            centred = tl.where(mask, x - bmean, 0.0)
+            total = count + nb  # Chan et al.: merge the block's (count, mean, M2)
+            delta = bmean - mean
+            mean += delta * (nb / total)
+            m2 += tl.sum(centred * centred, axis=0) + delta * delta * (count * nb / total)
+            count = total
+        tl.store(pmean_ptr + row * splits + split, mean)
+        tl.store(pm2_ptr + row * splits + split, m2)
+
+    @triton.jit
+    def _stats_combine(
+        pmean_ptr, pm2_ptr, mean_ptr, rstd_ptr, size, chunk, splits, eps, BLOCK: tl.constexpr
+    ):
+        """One group: merge its ``splits`` partials (fixed order) into mean and rstd."""
+        row = tl.program_id(0)
+        i = tl.arange(0, BLOCK)
+        ok = i < splits
+        count = tl.where(ok, tl.minimum(size - i * chunk, chunk), 0).to(tl.float32)
+        pmean = tl.load(pmean_ptr + row * splits + i, mask=ok, other=0.0)
+        pm2 = tl.load(pm2_ptr + row * splits + i, mask=ok, other=0.0)
+        mean = tl.sum(count * pmean, axis=0) / size
+        delta = pmean - mean
+        m2 = tl.sum(pm2 + count * delta * delta, axis=0)
+        tl.store(mean_ptr + row, mean)
+        tl.store(rstd_ptr + row, tl.rsqrt(m2 / size + eps))
+
+    @triton.jit
+    def _apply(
+        x_ptr, w_ptr, b_ptr, v_ptr, y_ptr, rstd_ptr, rows, channels, cpg, length, chunk,
+        ROWS: tl.constexpr, BLOCK: tl.constexpr, STEPS: tl.constexpr,
+    ):  # fmt: skip
+        """y on ROWS channel rows (n, c), chunk ``program_id(1)`` of each."""
+        row = tl.program_id(0) * ROWS + tl.arange(0, ROWS)
+        row_ok = row < rows
+        ch = row % channels
+        w = tl.load(w_ptr + ch, mask=row_ok, other=0.0)
+        b = tl.load(b_ptr + ch, mask=row_ok, other=0.0)[:, None]
+        v = tl.load(v_ptr + ch, mask=row_ok, other=0.0)[:, None]
+        scale = (w * tl.load(rstd_ptr + row // cpg, mask=row_ok, other=0.0))[:, None]
+        start = tl.program_id(1) * chunk
+        end = tl.minimum(start + chunk, length)
+        base = row.to(tl.int64)[:, None] * length
+        for step in range(0, STEPS):  # chunk = STEPS * BLOCK; the tail is masked
+            off = start + step * BLOCK
+            col = off + tl.arange(0, BLOCK)
+            mask = row_ok[:, None] & (col < end)[None, :]
+            x = tl.load(x_ptr + base + col[None, :], mask=mask, other=0.0).to(tl.float32)
+            y = x * tl.sigmoid(v * x) * scale + b
+            tl.store(y_ptr + base + col[None, :], y.to(y_ptr.dtype.element_ty), mask=mask)
+
+    @triton.jit
+    def _bwd_partials(
+        x_ptr, dy_ptr, v_ptr, part_ptr, rows, channels, length, splits, chunk,
+        ROWS: tl.constexpr, BLOCK: tl.constexpr, STEPS: tl.constexpr,
+    ):  # fmt: skip
+        """Per channel row (n, c) and chunk: P = sum dy x s, Q = sum dy x^2 s (1 - s) and
+        B = sum dy (s = sigmoid(v x)), into part [3, rows, splits]."""
+        row = tl.program_id(0) * ROWS + tl.arange(0, ROWS)
+        row_ok = row < rows
+        v = tl.load(v_ptr + row % channels, mask=row_ok, other=0.0)[:, None]
+        start = tl.program_id(1) * chunk
+        end = tl.minimum(start + chunk, length)
+        base = row.to(tl.int64)[:, None] * length
+        acc_p = tl.zeros((ROWS, BLOCK), dtype=tl.float32)
+        acc_q = tl.zeros((ROWS, BLOCK), dtype=tl.float32)
+        acc_b = tl.zeros((ROWS, BLOCK), dtype=tl.float32)
+        for step in range(0, STEPS):  # chunk = STEPS * BLOCK; the tail is masked
+            off = start + step * BLOCK
+            col = off + tl.arange(0, BLOCK)
+            mask = row_ok[:, None] & (col < end)[None, :]
+            x = tl.load(x_ptr + base + col[None, :], mask=mask, other=0.0).to(tl.float32)
+            dy = tl.load(dy_ptr + base + col[None, :], mask=mask, other=0.0).to(tl.float32)
+            s = tl.sigmoid(v * x)
+            dy_xs = dy * x * s
+            acc_p += dy_xs
+            acc_q += dy_xs * x * (1.0 - s)
+            acc_b += dy
+        out = part_ptr + row * splits + tl.program_id(1)
+        tl.store(out, tl.sum(acc_p, axis=1), mask=row_ok)
+        tl.store(out + rows * splits, tl.sum(acc_q, axis=1), mask=row_ok)
+        tl.store(out + 2 * rows * splits, tl.sum(acc_b, axis=1), mask=row_ok)
+
+    @triton.jit
+    def _bwd_dx(
+        x_ptr, dy_ptr, w_ptr, v_ptr, mean_ptr, rstd_ptr, coef_ptr, dx_ptr,
+        rows, channels, cpg, length, chunk,
+        ROWS: tl.constexpr, BLOCK: tl.constexpr, STEPS: tl.constexpr,
+    ):  # fmt: skip
+        """dx = dy w rstd s (1 + v x (1 - s)) - coef (x - mean) on ROWS rows (n, c)."""
+        row = tl.program_id(0) * ROWS + tl.arange(0, ROWS)
+        row_ok = row < rows
+        ch = row % channels
+        grp = row // cpg
+        v = tl.load(v_ptr + ch, mask=row_ok, other=0.0)[:, None]
+        rstd = tl.load(rstd_ptr + grp, mask=row_ok, other=0.0)
+        scale = (tl.load(w_ptr + ch, mask=row_ok, other=0.0) * rstd)[:, None]
+        coef = tl.load(coef_ptr + grp, mask=row_ok, other=0.0)[:, None]
+        mean = tl.load(mean_ptr + grp, mask=row_ok, other=0.0)[:, None]
+        start = tl.program_id(1) * chunk
+        end = tl.minimum(start + chunk, length)
+        base = row.to(tl.int64)[:, None] * length
+        for step in range(0, STEPS):  # chunk = STEPS * BLOCK; the tail is masked
+            off = start + step * BLOCK
+            col = off + tl.arange(0, BLOCK)
+            mask = row_ok[:, None] & (col < end)[None, :]
+            x = tl.load(x_ptr + base + col[None, :], mask=mask, other=0.0).to(tl.float32)
+            dy = tl.load(dy_ptr + base + col[None, :], mask=mask, other=0.0).to(tl.float32)
+            s = tl.sigmoid(v * x)
+            dx = dy * scale * s * (1.0 + v * x * (1.0 - s)) - coef * (x - mean)
+            tl.store(dx_ptr + base + col[None, :], dx.to(dx_ptr.dtype.element_ty), mask=mask)
