@@ -81,8 +81,9 @@ class EvoNormS0(nn.Module):
       ``ConvModule.init_weights`` resets ``weight``/``bias`` to 1/0 and leaves
       ``v``.
 
-    Speed and memory come from :class:`.EvoNormS0Function` (fused CPU kernels,
-    one saved input-sized tensor); see ``docs/benchmarks.md``.
+    Speed and memory come from :class:`.EvoNormS0Function` (Triton kernels on
+    CUDA, fused C kernels on CPU, chosen by ``MMDET_EVONORM_BACKEND``; one saved
+    input-sized tensor); see ``docs/benchmarks.md``.
 
     Args:
         num_features (int): Number of channels C.
