@@ -9,9 +9,10 @@ after loading, so nothing is cached on disk and a stale or foreign-CPU build can
 never be picked up.
 
 Whenever the kernels cannot be used (no C compiler, a failed compile, a
-non-CPU tensor, a dtype other than float32/float64, ``torch.jit`` tracing, or the
-environment variable ``MMDET_EVONORM_CPU_KERNEL=0``), :mod:`.evonorm_function` computes the same
-maths with PyTorch operations; a failed build is reported once as a warning.
+non-CPU tensor, ``torch.jit`` tracing), :mod:`.evonorm_function` computes the
+same maths with PyTorch operations under ``MMDET_EVONORM_BACKEND=auto`` and
+raises under ``=cpu``; ``=torch`` never builds them. A failed build is reported
+once as a warning.
 
 The element loops must compile to packed SIMD (the sigmoid is written for it,
 see ``csrc/evonorm_s0.c``). With gcc, the build reads the compiler's own
@@ -180,8 +181,6 @@ def scalar_loops(report: str, header: str) -> Tuple[str, ...]:
 @functools.cache
 def load_kernels() -> ctypes.CDLL | None:
     """Build and load the kernels once per process; ``None`` if unavailable."""
-    if os.environ.get("MMDET_EVONORM_CPU_KERNEL", "1") == "0":
-        return None
     with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as workdir:
         lib, error = _compile(workdir)
         try:
