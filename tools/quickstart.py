@@ -24,6 +24,8 @@ import sys
 import time
 from pathlib import Path
 
+from mmdet_evonorm.presets import nuclei_data_options, schedule_options
+
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = "configs/quickstart/mask_rcnn_r18_fpn3_sephv2_evonorm_nuclei_cpu.py"
 SHOW_DIR = "predictions"
@@ -45,34 +47,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.max_iters is not None and args.max_iters < 0:
         parser.error("--max-iters must be >= 0")
     return args
-
-
-def schedule_options(cfg, max_iters: int) -> dict:
-    """``--cfg-options`` that shorten the run to ``max_iters``, LR phases scaled alike."""
-    ratio = max_iters / cfg.train_cfg.max_iters
-    options = {
-        "train_cfg.max_iters": max_iters,
-        "train_cfg.val_interval": max_iters,
-        "default_hooks.checkpoint.interval": max_iters,
-    }
-    for i, scheduler in enumerate(cfg.param_scheduler):
-        begin = int(scheduler.get("begin", 0) * ratio)
-        options[f"param_scheduler.{i}.begin"] = begin
-        if "end" in scheduler:
-            options[f"param_scheduler.{i}.end"] = max(round(scheduler.end * ratio), begin + 1)
-        if "milestones" in scheduler:
-            milestones = [max(round(m * ratio), 1) for m in scheduler.milestones]
-            options[f"param_scheduler.{i}.milestones"] = milestones
-    return options
-
-
-def data_options(data_root: str) -> dict:
-    """``--cfg-options`` pointing the three dataloaders and two evaluators at ``data_root``."""
-    root = data_root.rstrip("/") + "/"
-    options = {f"{split}_dataloader.dataset.data_root": root for split in ("train", "val", "test")}
-    for split in ("val", "test"):
-        options[f"{split}_evaluator.ann_file"] = root + "annotations/val.json"
-    return options
 
 
 def as_argv(options: dict) -> list[str]:
@@ -142,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"quickstart: error: {err}", file=sys.stderr)
         return 2
     print(f"[quickstart] 1/3 nuclei dataset {action}: {data}", flush=True)
-    options = data_options(data_root)
+    options = nuclei_data_options(data_root)
     if args.max_iters:
         options.update(schedule_options(Config.fromfile(args.config), args.max_iters))
     if args.max_iters == 0:

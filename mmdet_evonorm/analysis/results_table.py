@@ -102,6 +102,11 @@ def _test_batch_size(run: Path) -> int:
     return 1
 
 
+def is_tested(run: Path) -> bool:
+    """Whether ``tools/test.py`` wrote COCO metrics into the work dir ``run``."""
+    return bool(_test_logs(run))
+
+
 def read_run(run: Path) -> RunResult:
     """Read one work dir; raises ``ValueError`` naming it if it holds no COCO metrics."""
     row = row_for_config(run.name)
@@ -167,16 +172,25 @@ def render_tables(runs: list[RunResult]) -> str:
 
 def plot_ap_bars(runs: list[RunResult], path: Path) -> None:
     """Grouped bars of bbox and segm mAP per run, written as a PNG."""
+    labels = [r.row_id or r.name for r in runs]
+    series = {t: ([r.ap(t) or 0 for r in runs], None) for t in ("bbox", "segm")}
+    plot_grouped_bars(labels, series, path)
+
+
+def plot_grouped_bars(
+    labels: list[str], series: dict[str, tuple[list[float], list[float] | None]], path: Path
+) -> None:
+    """Two bars per label (``series``: name -> values, error bars or None) as a PNG."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    labels = [r.row_id or r.name for r in runs]
-    xs = range(len(runs))
-    fig, ax = plt.subplots(figsize=(max(6, 0.7 * len(runs) + 2), 4))
-    for offset, iou_type in ((-0.2, "bbox"), (0.2, "segm")):
-        ax.bar([x + offset for x in xs], [r.ap(iou_type) or 0 for r in runs], 0.4, label=iou_type)
+    xs = range(len(labels))
+    fig, ax = plt.subplots(figsize=(max(6, 0.7 * len(labels) + 2), 4))
+    for offset, (name, (values, errors)) in zip((-0.2, 0.2), series.items(), strict=True):
+        xs_shifted = [x + offset for x in xs]
+        ax.bar(xs_shifted, values, 0.4, yerr=errors, capsize=4 if errors else 0, label=name)
     ax.set_xticks(list(xs), labels, rotation=45, ha="right")
     ax.set_ylabel("COCO mAP")
     ax.legend()

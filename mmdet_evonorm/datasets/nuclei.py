@@ -19,7 +19,11 @@ Layout (pixels of the source image)::
     | train    | train    |                     |
     +----------+----------+---------------------+ 512
 
-twelve 128x128 training tiles around one 256x256 validation image. Nuclei cut by a
+twelve 128x128 training tiles around one 256x256 validation image (the quickstart's
+split, ``data/nuclei``). The K-fold sets of the ablation (:func:`ensure_nuclei_folds`)
+use the same layout with the validation image on another quadrant: fold ``k``
+validates on ``FOLD_ORIGINS[k]`` and trains on the twelve tiles of the other three
+quadrants, so the last fold is the quickstart split. Nuclei cut by a
 tile border are kept as truncated instances; a piece showing less than
 ``MIN_VISIBLE`` of its nucleus is marked ``iscrowd=1`` (ignored by mmdet's training
 targets and by COCO evaluation), so neither training nor evaluation asks the model
@@ -85,6 +89,8 @@ SOURCE_SHAPE = (512, 512)
 TILE = 128
 VAL_ORIGIN = (256, 256)  # (y, x) of the 256x256 validation image
 VAL_SIZE = 256
+#: (y, x) of the validation quadrant of each K-fold set, fold 0 first.
+FOLD_ORIGINS = ((0, 0), (0, 256), (256, 0), VAL_ORIGIN)
 PERCENTILES = (1.0, 99.8)
 MIN_VISIBLE = 0.25
 CATEGORY = {"id": 1, "name": "nucleus", "supercategory": "cell"}
@@ -134,9 +140,9 @@ class Tile:
         return array[self.y : self.y + self.size, self.x : self.x + self.size]
 
 
-def tiles() -> list[Tile]:
+def tiles(val_origin: tuple[int, int] = VAL_ORIGIN) -> list[Tile]:
     """The fixed layout: 128 px training tiles around one 256 px validation image."""
-    vy, vx = VAL_ORIGIN
+    vy, vx = val_origin
     out = [Tile("val", vy, vx, VAL_SIZE)]
     for y in range(0, SOURCE_SHAPE[0], TILE):
         for x in range(0, SOURCE_SHAPE[1], TILE):
@@ -145,13 +151,13 @@ def tiles() -> list[Tile]:
     return out
 
 
-def recipe() -> dict:
+def recipe(val_origin: tuple[int, int] = VAL_ORIGIN) -> dict:
     """Everything the output depends on; a cache built from another recipe is stale."""
     return {
         "format_version": FORMAT_VERSION,
         "source": {key: sha for key, (_, sha) in SOURCE_FILES.items()},
         "tile": TILE,
-        "val_origin": list(VAL_ORIGIN),
+        "val_origin": list(val_origin),
         "val_size": VAL_SIZE,
         "percentiles": list(PERCENTILES),
         "min_visible": MIN_VISIBLE,
@@ -248,7 +254,9 @@ def tile_annotations(labels: np.ndarray, full_areas: dict[int, int]) -> Iterator
         }
 
 
-def build_coco(image: np.ndarray, mask: np.ndarray) -> dict[str, tuple[dict, dict]]:
+def build_coco(
+    image: np.ndarray, mask: np.ndarray, val_origin: tuple[int, int] = VAL_ORIGIN
+) -> dict[str, tuple[dict, dict]]:
     """Tile the source into ``{split: (coco_dict, {file_name: rgb_uint8})}``."""
     if image.shape != SOURCE_SHAPE or mask.shape != SOURCE_SHAPE:
         raise NucleiDatasetError(f"source image/mask must be {SOURCE_SHAPE}")
@@ -257,7 +265,7 @@ def build_coco(image: np.ndarray, mask: np.ndarray) -> dict[str, tuple[dict, dic
     full_areas = dict(zip(labels.tolist(), counts.tolist(), strict=True))
     splits: dict[str, tuple[dict, dict]] = {}
     ann_id = 0
-    for image_id, tile in enumerate(tiles(), start=1):
+    for image_id, tile in enumerate(tiles(val_origin), start=1):
         coco, pixels = splits.setdefault(tile.split, (_empty_coco(), {}))
         pixels[tile.file_name] = tile.crop(rgb)
         coco["images"].append(
@@ -297,7 +305,9 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def write_dataset(splits: dict[str, tuple[dict, dict]], out_dir: Path) -> None:
+def write_dataset(
+    splits: dict[str, tuple[dict, dict]], out_dir: Path, val_origin: tuple[int, int] = VAL_ORIGIN
+) -> None:
     """Write annotations, PNG tiles and the manifest into an empty ``out_dir``."""
     files = {}
     for split, (coco, pixels) in sorted(splits.items()):
@@ -312,11 +322,11 @@ def write_dataset(splits: dict[str, tuple[dict, dict]], out_dir: Path) -> None:
             assert ok, name
             png.write_bytes(buf.tobytes())
             files[f"{split}/{name}"] = _sha256(png)
-    manifest = {"recipe": recipe(), "files": files}
+    manifest = {"recipe": recipe(val_origin), "files": files}
     (out_dir / MANIFEST).write_text(json.dumps(manifest, sort_keys=True, indent=1) + "\n")
 
 
-def cache_state(out_dir: Path) -> str:
+def cache_state(out_dir: Path, val_origin: tuple[int, int] = VAL_ORIGIN) -> str:
     """``'missing'``, ``'valid'``, ``'stale'`` (only an unmodified build of an older
     recipe) or ``'foreign'`` (anything else, e.g. a modified build or added files)."""
     out_dir = Path(out_dir)
@@ -330,7 +340,7 @@ def cache_state(out_dir: Path) -> str:
         return "foreign"
     if not intact:
         return "foreign"
-    if manifest.get("recipe") == recipe():
+    if manifest.get("recipe") == recipe(val_origin):
         return "valid"
     present = {str(p.relative_to(out_dir)) for p in out_dir.rglob("*") if p.is_file()}
     return "stale" if present == {*files, MANIFEST} else "foreign"  # extra files: not ours
@@ -341,6 +351,7 @@ def ensure_nuclei_dataset(
     wheel: str | Path | None = None,
     cache_dir: str | Path | None = None,
     force: bool = False,
+    val_origin: tuple[int, int] = VAL_ORIGIN,
 ) -> tuple[Path, str]:
     """Build the dataset into ``out_dir`` unless a valid build is already there.
 
@@ -351,6 +362,7 @@ def ensure_nuclei_dataset(
             None; defaults to ``sources/`` beside ``out_dir``.
         force: Replace whatever is in ``out_dir`` (otherwise only an empty/missing
             directory or an unmodified older build of this builder is replaced).
+        val_origin: (y, x) of the validation quadrant (default: the quickstart's).
 
     Returns:
         ``(out_dir, action)`` with action ``'cached'``, ``'built'`` or ``'rebuilt'``.
@@ -362,7 +374,7 @@ def ensure_nuclei_dataset(
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise NucleiDatasetError(f"{out_dir} exists and is not a directory")
-    state = cache_state(out_dir)
+    state = cache_state(out_dir, val_origin)
     if state == "valid" and not force:
         return out_dir, "cached"
     if state == "foreign" and not force:
@@ -374,14 +386,40 @@ def ensure_nuclei_dataset(
         cache_dir = Path(cache_dir or out_dir.parent / "sources")
         cache_dir.mkdir(parents=True, exist_ok=True)
         wheel = download_wheel(cache_dir)
-    splits = build_coco(*read_source(Path(wheel)))
+    splits = build_coco(*read_source(Path(wheel)), val_origin)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
     try:
-        write_dataset(splits, tmp)
+        write_dataset(splits, tmp, val_origin)
         if out_dir.exists():
             shutil.rmtree(out_dir)
         tmp.replace(out_dir)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out_dir, "built" if state == "missing" else "rebuilt"
+
+
+def ensure_nuclei_folds(
+    root: str | Path, num_folds: int, cache_dir: str | Path | None = None
+) -> list[Path]:
+    """Build (or reuse) the first ``num_folds`` K-fold sets as ``root/fold_<k>``.
+
+    Each is a full nuclei set (same builder, cache rules and manifest) whose
+    validation image is quadrant ``FOLD_ORIGINS[k]``; the wheel is looked up in
+    ``cache_dir`` (default ``sources/`` beside ``root``).
+
+    Raises:
+        NucleiDatasetError: ``num_folds`` outside 1..4, or a fold set that cannot
+            be built (see :func:`ensure_nuclei_dataset`).
+    """
+    if not 1 <= num_folds <= len(FOLD_ORIGINS):
+        raise NucleiDatasetError(
+            f"--folds {num_folds}: the nuclei image has {len(FOLD_ORIGINS)} quadrants, so "
+            f"the nuclei preset supports 1 to {len(FOLD_ORIGINS)} folds"
+        )
+    root = Path(root)
+    cache_dir = Path(cache_dir or root.parent / "sources")
+    return [
+        ensure_nuclei_dataset(root / f"fold_{k}", cache_dir=cache_dir, val_origin=origin)[0]
+        for k, origin in enumerate(FOLD_ORIGINS[:num_folds])
+    ]

@@ -212,3 +212,31 @@ def test_failed_download_says_what_to_do(tmp_path, monkeypatch):
     message = str(info.value)
     assert "No matching distribution" in message and str(tmp_path / "sources") in message
     assert "\n" not in message and not (tmp_path / "nuclei").exists()
+
+
+def test_folds_validate_on_each_quadrant_and_the_last_is_the_quickstart_split(
+    built, wheel, tmp_path
+):
+    (tmp_path / "sources").mkdir()
+    shutil.copy(wheel, tmp_path / "sources")
+    folds = nuclei.ensure_nuclei_folds(tmp_path / "folds", 4)
+    assert [f.name for f in folds] == ["fold_0", "fold_1", "fold_2", "fold_3"]
+    assert _tree(folds[3]) == _tree(built)  # the quickstart's split, byte for byte
+    _, mask = nuclei.read_source(wheel)
+    for fold, (y, x) in zip(folds, nuclei.FOLD_ORIGINS, strict=True):
+        val = json.loads((fold / "annotations" / "val.json").read_text())["images"]
+        train = json.loads((fold / "annotations" / "train.json").read_text())["images"]
+        assert [img["file_name"] for img in val] == [f"nuclei_y{y:03d}_x{x:03d}.png"]
+        assert len(train) == 12 and all(img["width"] == 128 for img in train)
+        covered = np.zeros(nuclei.SOURCE_SHAPE, int)  # every pixel in exactly one split
+        for tile in nuclei.tiles((y, x)):
+            covered[tile.y : tile.y + tile.size, tile.x : tile.x + tile.size] += 1
+        assert (covered == 1).all()
+    assert nuclei.ensure_nuclei_folds(tmp_path / "folds", 2) == folds[:2]  # cached
+
+
+@pytest.mark.parametrize("num_folds", [0, 5])
+def test_fold_count_the_image_cannot_support(num_folds, tmp_path):
+    with pytest.raises(nuclei.NucleiDatasetError, match=f"--folds {num_folds}: .* 1 to 4 folds"):
+        nuclei.ensure_nuclei_folds(tmp_path / "folds", num_folds)
+    assert not (tmp_path / "folds").exists()

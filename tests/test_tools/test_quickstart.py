@@ -93,7 +93,10 @@ def test_schedule_options_scale_every_phase(quickstart):
 def test_options_survive_the_command_line(quickstart):
     from mmdet_evonorm.engine.cli import train_parser
 
-    options = {**quickstart.data_options("/d/nuclei"), "param_scheduler.0.milestones": [3, 5]}
+    options = {
+        **quickstart.nuclei_data_options("/d/nuclei"),
+        "param_scheduler.0.milestones": [3, 5],
+    }
     args = train_parser().parse_args(["cfg.py", *quickstart.as_argv(options)])
     assert args.cfg_options == options
     assert options["test_evaluator.ann_file"] == "/d/nuclei/annotations/val.json"
