@@ -7,7 +7,13 @@ with read_base():
 
 model.merge(
     dict(
-        neck=[model.neck, dict(type="FusionStage", in_channels=256, version="v1")],
+        neck=[
+            model.neck,
+            # TF1 legacy bilinear resizes, as the original
+            dict(
+                type="FusionStage", in_channels=256, version="v1", resize_mode="tf_legacy_bilinear"
+            ),
+        ],
         rpn_head=dict(type="RoutedRPNHead", start_level=1),
         roi_head=dict(
             bbox_roi_extractor=dict(out_channels=512),

@@ -5,4 +5,8 @@ from mmengine.config import read_base
 with read_base():
     from .mask_rcnn_fpn3_evonorm_cosine_evomask import *
 
-model.neck = [model.neck, dict(type="BalanceStage", in_channels=256, refine_level=1)]
+# TF1 legacy bilinear resizes both ways, as the original
+balance = dict(
+    type="BalanceStage", in_channels=256, refine_level=1, resize_mode="tf_legacy_bilinear"
+)
+model.neck = [model.neck, balance]

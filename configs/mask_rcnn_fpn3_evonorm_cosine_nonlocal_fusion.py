@@ -11,7 +11,10 @@ model.merge(
         neck=[
             dict(type="NonLocalStage", in_channels=[512, 1024, 2048]),  # on C4, C5,
             model.neck,
-            dict(type="FusionStage", in_channels=256, version="v1"),
+            # TF1 legacy bilinear resizes, as the original
+            dict(
+                type="FusionStage", in_channels=256, version="v1", resize_mode="tf_legacy_bilinear"
+            ),
         ],
         rpn_head=dict(type="RoutedRPNHead", start_level=1),
         roi_head=dict(

@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 from mmengine.config import ConfigDict
 from mmengine.hub import get_config
+from torch import nn
 
 WIDTH = 32  # FPN / head width of the tiny model
 STRIDES = [8, 16, 32, 64]
@@ -131,6 +132,21 @@ def shrink_for_cpu(
     model.train_cfg.rpn_proposal.update(nms_pre=num_proposals * 2, max_per_img=num_proposals)
     model.test_cfg.rpn.update(nms_pre=num_proposals * 2, max_per_img=num_proposals)
     return model
+
+
+def assert_xavier_uniform(layer: nn.Module) -> None:
+    """``layer.weight`` is Xavier-uniform (TF-slim's default) and its bias, if any, is 0.
+
+    The bound sqrt(6 / (fan_in + fan_out)) is the same for Linear, Conv2d and
+    ConvTranspose2d weights: (size(0) + size(1)) times the kernel area.
+    """
+    weight = layer.weight.detach()
+    receptive = weight[0, 0].numel()
+    bound = (6.0 / ((weight.shape[0] + weight.shape[1]) * receptive)) ** 0.5
+    assert weight.abs().max() <= bound, layer
+    assert weight.abs().max() > 0.9 * bound, layer  # uniform, not a narrow normal
+    if layer.bias is not None:
+        assert not layer.bias.any(), layer
 
 
 def snapshot(folder: Path) -> dict:

@@ -19,9 +19,11 @@ model.merge(
                 norm_cfg=dict(type="BN", momentum=0.001, eps=1e-5, requires_grad=True),
             ),
             bbox_roi_extractor=dict(featmap_strides=[8]),
+            # mmdet's BBoxHead layout (no layers) with this package's Xavier-uniform
+            # init and top-1-per-proposal switch
             bbox_head=dict(
                 _delete_=True,
-                type="BBoxHead",
+                type="NormConvFCBBoxHead",
                 with_avg_pool=True,
                 roi_feat_size=7,
                 in_channels=2048,

@@ -2,6 +2,9 @@
 # ResNet-50 C3-C5 -> FPN P3-P6 with EvoNorm-S0 on the output convs (no activation),
 # RPN with GIoU on P3-P6, RoIs from P3-P6 (finest_scale=112 = canonical 224 @ P4),
 # box head 2FC+GN(32)+ReLU, mask head 4 conv + deconv with BN+ReLU after each.
+# Heads start Xavier-uniform with zero bias (TF-slim's default, SPEC §4.2): the RPN by
+# its init_cfg below (mmdet's default is normal, std 0.01), box and mask heads by theirs.
+xavier_conv = dict(type="Xavier", layer="Conv2d", distribution="uniform", bias=0)
 evonorm = dict(type="EvoNormS0")
 # BN of the RoI heads: TF decay 0.997 (= momentum 0.003), eps 1e-4, batch statistics (SPEC §4.8).
 roi_bn = dict(type="BN", momentum=0.003, eps=1e-4, requires_grad=True)
@@ -36,11 +39,15 @@ model = dict(
         no_norm_on_lateral=True,
         norm_cfg=evonorm,
         act_cfg=None,
+        # TF "SAME" padding: the stride-2 P6 conv pads an even C5 by 0 / 1, not 1 / 1
+        # (stride-1 convs are unchanged); mmcv's TF-style conv.
+        conv_cfg=dict(type="Conv2dAdaptivePadding"),
     ),
     rpn_head=dict(
         type="RPNHead",
         in_channels=256,
         feat_channels=256,
+        init_cfg=xavier_conv,
         anchor_generator=dict(
             type="AnchorGenerator", scales=[8], ratios=[0.5, 1.0, 2.0], strides=[8, 16, 32, 64]
         ),
@@ -54,7 +61,9 @@ model = dict(
         loss_bbox=dict(type="GIoULoss", loss_weight=1.0),
     ),
     roi_head=dict(
-        type="StandardRoIHead",
+        # StandardRoIHead whose test-time box regression skips RoIs that cannot pass
+        # score_thr (same detections, the sephv2 tower's cost cut).
+        type="ScoreGatedRoIHead",
         bbox_roi_extractor=dict(
             type="SingleRoIExtractor",
             roi_layer=dict(type="RoIAlign", output_size=7, sampling_ratio=0),
@@ -128,14 +137,18 @@ model = dict(
                 match_low_quality=False,
                 ignore_iof_thr=-1,
             ),
+            # RandomSampler + 16 GT boxes per image drawn with replacement (SPEC §4.2)
             sampler=dict(
-                type="RandomSampler",
+                type="GTDrawRandomSampler",
                 num=128,
                 pos_fraction=0.25,
                 neg_pos_ub=-1,
                 add_gt_as_proposals=True,
+                num_gt_proposals=16,
             ),
             mask_size=28,
+            # bilinear, non-binarised mask targets (SPEC §4.8)
+            soft_mask_target=True,
             pos_weight=-1,
             debug=False,
         ),

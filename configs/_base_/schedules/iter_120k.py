@@ -1,5 +1,5 @@
 # SGD lr 0.02 (12 images / iteration), momentum 0.9, weight decay 1e-4, global-norm
-# clip 32, warm-up over 1000 iterations, x0.1 at 80k and 100k, stop at 120k (SPEC §6);
+# clip 32, warm-up from 0 over 1000 iterations, x0.1 at 80k and 100k, stop at 120k (SPEC §6);
 # or cosine from 1000 to 120k down to 1e-6.
 train_cfg = dict(type="IterBasedTrainLoop", max_iters=120000, val_interval=10000)
 val_cfg = dict(type="ValLoop")
@@ -16,7 +16,9 @@ optim_wrapper = dict(
 )
 # Both LR shapes of the seed log; rows pick one with
 # `param_scheduler = [_base_.warmup, _base_.cosine]`.
-warmup = dict(type="LinearLR", start_factor=1e-3, by_epoch=False, begin=0, end=1000)
+# Warm-up lr0 * t / 1000 for t <= 1000, from 0 as in the original: LinearLR reaches
+# end_factor at step end - 1, and start_factor 0 would divide by zero in its update.
+warmup = dict(type="LinearLR", start_factor=1e-8, by_epoch=False, begin=0, end=1001)
 multistep = dict(
     type="MultiStepLR", by_epoch=False, begin=0, end=120000, milestones=[80000, 100000], gamma=0.1
 )

@@ -48,18 +48,3 @@ def assert_layer_norm_act(order: list[nn.Module], layers: list[nn.Module], act: 
         assert isinstance(order[i + 1], NORMS), f"{order[i]} -> {order[i + 1]}"
         follows = order[i + 2] if i + 2 < len(order) else None
         assert isinstance(follows, ACTIVATIONS) == act, f"{order[i + 1]} -> {follows}"
-
-
-def assert_xavier_uniform(layer: nn.Module) -> None:
-    """``layer.weight`` is Xavier-uniform (TF-slim's default) and its bias, if any, is 0.
-
-    The bound sqrt(6 / (fan_in + fan_out)) is the same for Linear, Conv2d and
-    ConvTranspose2d weights: (size(0) + size(1)) times the kernel area.
-    """
-    weight = layer.weight.detach()
-    receptive = weight[0, 0].numel()
-    bound = (6.0 / ((weight.shape[0] + weight.shape[1]) * receptive)) ** 0.5
-    assert weight.abs().max() <= bound, layer
-    assert weight.abs().max() > 0.9 * bound, layer  # uniform, not a narrow normal
-    if layer.bias is not None:
-        assert not layer.bias.any(), layer

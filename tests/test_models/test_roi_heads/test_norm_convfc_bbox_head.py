@@ -13,7 +13,6 @@ from roi_heads_helpers import (
     RELU,
     assert_layer_norm_act,
     assert_no_act_after_evonorm,
-    assert_xavier_uniform,
     call_order,
 )
 from torch import nn
@@ -25,6 +24,7 @@ from mmdet_evonorm.models.roi_heads.bbox_heads import (
     SepHV2BBoxHead,
     Shared2FCGNBBoxHead,
 )
+from mmdet_evonorm.testing import assert_xavier_uniform
 
 PRESETS = ["Shared2FCGNBBoxHead", "SepHBBoxHead", "SepHV2BBoxHead"]
 # COCO-size head: 256x7x7 RoIs, FC 1024, 80 classes (+ background), 4 deltas/class.

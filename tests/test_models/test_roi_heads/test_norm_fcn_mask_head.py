@@ -16,12 +16,12 @@ from roi_heads_helpers import (
     RELU,
     assert_layer_norm_act,
     assert_no_act_after_evonorm,
-    assert_xavier_uniform,
     call_order,
 )
 from torch import nn
 
 from mmdet_evonorm.models.roi_heads.mask_heads import NormFCNMaskHead
+from mmdet_evonorm.testing import assert_xavier_uniform
 
 W, NUM_CLASSES = 32, 3
 
