@@ -240,15 +240,16 @@ def check_targets(device: str, all_results: dict, shapes: dict, copy_bps: float)
     checks = []
     for (label, dtype_name), results in all_results.items():
         evo, shape = results[EVONORM], shapes[label]
-        if device == "cuda" or len(shape) == 4:  # CPU target: the 4-D shapes
-            ratio = round(evo["train_ratio"], 2)
-            checks.append(
-                (
-                    f"{label} {dtype_name}: EvoNormS0 fwd+bwd <= 1.0x GN+ReLU",
-                    f"{ratio:.2f}x",
-                    ratio <= 1.0,
-                )
+        if device == "cpu" and len(shape) == 2:  # the CPU targets are for the 4-D shapes
+            continue
+        ratio = round(evo["train_ratio"], 2)
+        checks.append(
+            (
+                f"{label} {dtype_name}: EvoNormS0 fwd+bwd <= 1.0x GN+ReLU",
+                f"{ratio:.2f}x",
+                ratio <= 1.0,
             )
+        )
         ratio = round(evo["saved_ratio"], 2)
         checks.append(
             (f"{label} {dtype_name}: saved memory <= 0.5x GN+ReLU", f"{ratio:.2f}x", ratio <= 0.5)
@@ -304,7 +305,7 @@ def run(args: argparse.Namespace) -> str:
     load = LoadMeter().start()
     start = time.perf_counter()
     kernels = evonorm_cpu_kernel.load_kernels() if args.device == "cpu" else None
-    build = evonorm_cpu_kernel.last_build
+    build_s, build = time.perf_counter() - start, evonorm_cpu_kernel.last_build
     copy_bps = copy_bandwidth(args.device, args.copy_mib * 2**20, args.repeats)
     all_results, rows = {}, []
     for label, shape in args.shapes.items():
@@ -321,7 +322,7 @@ def run(args: argparse.Namespace) -> str:
         f"- Load: {load.summary()}.",
     ]
     if args.device == "cpu":
-        built = f"built in {time.perf_counter() - start:.2f} s" if kernels else "unavailable"
+        built = f"built in {build_s:.2f} s" if kernels else "unavailable"
         lines.append(f"- EvoNormS0 C kernels: {built}; {build.describe() if build else ''}")
     targets = check_targets(args.device, all_results, args.shapes, copy_bps)
     return "\n".join(

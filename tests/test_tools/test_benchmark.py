@@ -370,8 +370,12 @@ def test_norm_byte_model_and_targets():
     assert [r[2] for r in rows] == ["pass", "pass", "pass"]  # 0.501 prints as 0.50
     assert rows[2][1] == "80 %"
     results[norm.EVONORM].update(train_ratio=1.2, saved_ratio=0.6)
-    rows = norm.check_targets("cpu", {("2x32", "fp32"): results}, {"2x32": (2, 32)}, 1e12)
-    assert rows == [["2x32 fp32: saved memory <= 0.5x GN+ReLU", "0.60x", "**FAIL**"]]
+    rows = norm.check_targets("cpu", {("4-D", "fp32"): results}, {"4-D": (2, 32, 4, 4)}, 1e12)
+    assert rows == [
+        ["4-D fp32: EvoNormS0 fwd+bwd <= 1.0x GN+ReLU", "1.20x", "**FAIL**"],
+        ["4-D fp32: saved memory <= 0.5x GN+ReLU", "0.60x", "**FAIL**"],
+    ]
+    assert norm.check_targets("cpu", {("2-D", "fp32"): results}, {"2-D": (2, 32)}, 1e12) == []
 
 
 @pytest.mark.parametrize(
@@ -415,7 +419,7 @@ def test_norm_runs_on_cpu_at_tiny_shapes(tmp_path, capsys):
     # saved: x plus the per-group mean and rstd, against GN's input and ReLU's output
     assert 0.50 <= float(evo[12].rstrip(" |")) <= 0.52
     assert "| 2x64x6x6 fp32: EvoNormS0 fwd+bwd <= 1.0x GN+ReLU |" in text
-    assert "8x64 fp32: EvoNormS0 fwd+bwd" not in text  # the CPU target is for 4-D shapes
+    assert "8x64 fp32:" not in text  # the CPU targets are for the 4-D shapes
 
 
 def test_heads_tool_times_every_head(capsys):

@@ -65,14 +65,20 @@ void FN(evonorm_s0_forward)(const SCALAR *x, const SCALAR *w, const SCALAR *b,
       const SCALAR *xb = x + blk * m;
       SCALAR *yb = y + blk * m;
       const int64_t ch0 = (blk % g) * cpg;
-      /* two-pass population variance, accumulated in double */
-      double sum = 0.0, sq = 0.0;
-#pragma omp simd reduction(+ : sum)
-      for (int64_t i = 0; i < m; ++i) sum += xb[i];
-      const double mu = sum / (double)m;
-#pragma omp simd reduction(+ : sq)
-      for (int64_t i = 0; i < m; ++i) sq += (xb[i] - mu) * (xb[i] - mu);
-      const double r = 1.0 / sqrt(sq / (double)m + eps);
+      /* population variance in one pass, of d = x - x[0] (shifted data: no
+       * cancellation unless |x[0] - mean| >> std), summed in double; simdlen
+       * above the vector width gives several accumulators, so the sums are not
+       * bound by the latency of one chain of additions */
+      const double x0 = xb[0];
+      double s1 = 0.0, s2 = 0.0;
+#pragma omp simd simdlen(16) reduction(+ : s1, s2)
+      for (int64_t i = 0; i < m; ++i) {
+        const double d = xb[i] - x0;
+        s1 += d;
+        s2 += d * d;
+      }
+      const double dmean = s1 / (double)m, var = s2 / (double)m - dmean * dmean;
+      const double mu = x0 + dmean, r = 1.0 / sqrt((var > 0 ? var : 0) + eps);
       const SCALAR rs = (SCALAR)r;
       mean[blk] = (SCALAR)mu;
       rstd[blk] = rs;
@@ -116,14 +122,24 @@ void FN(evonorm_s0_backward)(const SCALAR *x, const SCALAR *dy, const SCALAR *w,
       const SCALAR *wb = w + (blk % g) * cpg, *vb = v + (blk % g) * cpg;
       const SCALAR mu = mean[blk], r = rstd[blk];
       const SCALAR *ve = flat ? FN(expand)(flat, vb, cpg, l) : NULL;
-      /* pass 1: s = sigmoid(v x), parked in dx, then the per-channel sums P, Q,
-       * B and the group sum of w * P */
-      if (flat) {
+      /* pass 1: s = sigmoid(v x), parked in dx, and the per-channel sums P, Q,
+       * B and the group sum of w * P (with L == 1 the "sums" are one term) */
+      double wp = 0.0;
+      if (l == 1) {
+#pragma omp simd reduction(+ : wp)
+        for (int64_t j = 0; j < cpg; ++j) {
+          const SCALAR s = SIGMOID(vb[j] * xb[j]), pj = dyb[j] * xb[j] * s;
+          dxb[j] = s;
+          pb[j] = pj;
+          qb[j] = pj * xb[j] * (1 - s);
+          bb[j] = dyb[j];
+          wp += wb[j] * pj;
+        }
+      } else if (flat) {
 #pragma omp simd
         for (int64_t i = 0; i < m; ++i) dxb[i] = SIGMOID(ve[i] * xb[i]);
       }
-      double wp = 0.0;
-      for (int64_t j = 0; j < cpg; ++j) {
+      for (int64_t j = 0; j < cpg && l > 1; ++j) {
         const SCALAR vj = vb[j], *xc = xb + j * l, *dyc = dyb + j * l;
         SCALAR *sc = dxb + j * l;
         SCALAR pj = 0, qj = 0, bj = 0;
