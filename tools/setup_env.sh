@@ -2,17 +2,28 @@
 # Builds the pinned stack into .venv/ (called by `make venv`; safe to re-run).
 #
 #   1. torch + setuptools<81 + wheel + ninja        (requirements/build.txt)
-#   2. mmcv 2.1.0 from source WITH compiled ops      (~7 min on 2 cores, once:
-#      pip's wheel cache makes every later install instant)
+#   2. mmcv 2.1.0 from source WITH compiled ops      (CPU: see README "Stack" for the
+#      measured time; pip's wheel cache makes every later install instant)
 #   3. mmengine, mmdet, pycocotools, test tools      (requirements/runtime.txt, tests.txt)
 #   4. this package, editable
 #   5. fail loudly unless `from mmcv.ops import RoIAlign, nms` works
+#      (CUDA build: unless nms and RoIAlign work on CUDA tensors)
 #
 # Every pip call uses requirements/constraints.txt so nothing can swap torch.
-# GPU machines: set FORCE_CUDA=1 (and TORCH_CUDA_ARCH_LIST) so mmcv compiles
-# its CUDA kernels; see README "GPU install".
+# CUDA ops are built when nvcc exists and torch sees a GPU, or when asked with
+# MMCV_CUDA=1 (or FORCE_CUDA=1), and then checked on CUDA tensors.
+# TORCH_CUDA_ARCH_LIST defaults to the visible GPUs' compute capabilities.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# Asking for CUDA ops without nvcc fails here, before anything is installed.
+NVCC=$(command -v nvcc || true)
+[ -z "$NVCC" ] && [ -x "${CUDA_HOME:-/usr/local/cuda}/bin/nvcc" ] && NVCC="${CUDA_HOME:-/usr/local/cuda}/bin/nvcc"
+ASKED=${MMCV_CUDA:-${FORCE_CUDA:-0}}
+if [ "$ASKED" = 1 ] && [ -z "$NVCC" ]; then
+    echo "ERROR: CUDA ops asked for (MMCV_CUDA/FORCE_CUDA=1) but there is no nvcc (not on PATH, not in ${CUDA_HOME:-/usr/local/cuda}/bin); install the CUDA toolkit or unset MMCV_CUDA/FORCE_CUDA" >&2
+    exit 1
+fi
 
 PYTHON=${PYTHON:-python3}
 VENV=${VENV:-.venv}
@@ -26,11 +37,45 @@ PIP=("$PY" -m pip install --disable-pip-version-check -c requirements/constraint
 echo "[setup] 1/5 torch, setuptools<81, wheel, ninja"
 "${PIP[@]}" -q -r requirements/build.txt
 
-if "$PY" -c "import mmcv, mmcv.ops" 2>/dev/null; then
+# -- CUDA ops: asked for, or nvcc + a GPU that torch sees --------------------
+CUDA_OPS=0
+if [ "$ASKED" = 1 ] || { [ -n "$NVCC" ] && "$PY" -c "import sys, torch; sys.exit(not torch.cuda.is_available())" 2>/dev/null; }; then
+    CUDA_OPS=1
+fi
+if [ "$CUDA_OPS" = 1 ] && [ -z "${TORCH_CUDA_ARCH_LIST:-}" ]; then
+    # The visible GPUs' compute capabilities, e.g. "9.0" on an H100/H200.
+    if ! TORCH_CUDA_ARCH_LIST=$("$PY" - <<'PY'
+import sys, torch
+if torch.version.cuda is None:
+    sys.exit(f"ERROR: CUDA ops asked for, but torch {torch.__version__} is a CPU build; install its CUDA build")
+if not torch.cuda.is_available():
+    sys.exit("ERROR: CUDA ops asked for, but torch sees no GPU to take the arch list from; set TORCH_CUDA_ARCH_LIST, e.g. '9.0'")
+caps = sorted({torch.cuda.get_device_capability(i) for i in range(torch.cuda.device_count())})
+print(";".join(f"{major}.{minor}" for major, minor in caps))
+PY
+    ); then
+        exit 1
+    fi
+    export TORCH_CUDA_ARCH_LIST
+fi
+
+# -g0: no debug info. Python's CFLAGS (which distutils *replaces* with $CFLAGS when it is
+# set) carry -g and -O3; keep them and append -g0, so the ops stay optimised.
+MMCV_CFLAGS="${CFLAGS:-$("$PY" -c 'import sysconfig; print(sysconfig.get_config_var("CFLAGS") or "")')} -g0"
+if [ "$CUDA_OPS" = 1 ]; then
+    if "$PY" -c "import sys; from mmcv.ops import get_compiling_cuda_version as v; sys.exit(v() == 'not available')" 2>/dev/null; then
+        echo "[setup] 2/5 mmcv with CUDA ops already present"
+    else
+        echo "[setup] 2/5 mmcv==2.1.0 with CUDA ops for arch ${TORCH_CUDA_ARCH_LIST} (nvcc: $NVCC)"
+        # --no-cache-dir: pip's wheel cache would hand back an earlier CPU-only build.
+        MMCV_WITH_OPS=1 FORCE_CUDA=1 MAX_JOBS=${MAX_JOBS:-$(nproc)} CFLAGS="$MMCV_CFLAGS" \
+            "${PIP[@]}" -q --no-build-isolation --no-cache-dir --force-reinstall --no-deps mmcv==2.1.0
+    fi
+elif "$PY" -c "import mmcv, mmcv.ops" 2>/dev/null; then
     echo "[setup] 2/5 mmcv with ops already present"
 else
-    echo "[setup] 2/5 mmcv==2.1.0 with ops (a fresh build takes ~7 min on 2 cores; cached afterwards)"
-    MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-$(nproc)} \
+    echo "[setup] 2/5 mmcv==2.1.0 with ops (a fresh build takes a while on 2 cores: README \"Stack\"; cached afterwards)"
+    MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-$(nproc)} CFLAGS="$MMCV_CFLAGS" \
         "${PIP[@]}" -q --no-build-isolation mmcv==2.1.0
 fi
 
@@ -48,6 +93,10 @@ echo "[setup] 5/5 checking mmcv's compiled ops"
 if ! "$PY" -c "from mmcv.ops import RoIAlign, nms; import mmdet_evonorm" ; then
     echo "ERROR: mmcv is installed WITHOUT compiled ops (mmcv._ext is missing)." >&2
     echo "       Fix: $PY -m pip uninstall -y mmcv && $PY -m pip cache remove mmcv && make venv" >&2
+    exit 1
+fi
+if [ "$CUDA_OPS" = 1 ] && ! "$PY" tools/check_mmcv_ops.py --cuda; then
+    echo "ERROR: mmcv's CUDA ops do not work (line above). Rebuild: $PY -m pip uninstall -y mmcv && make venv" >&2
     exit 1
 fi
 "$PY" - <<'PY'
