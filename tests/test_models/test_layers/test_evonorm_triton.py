@@ -5,8 +5,8 @@ Every check runs with ``MMDET_EVONORM_BACKEND=triton`` on two devices:
 * ``interp``: CPU tensors under Triton's interpreter. It must be on before triton is
   first imported, so in the normal test run :func:`test_interpreter_child` reruns
   this file in a child pytest with ``TRITON_INTERPRET=1`` (and
-  ``MMDET_EVONORM_KERNELS_ONLY=1``: nothing here needs mmcv or mmdet); the
-  ``interp`` cases of the parent process skip.
+  ``MMDET_EVONORM_KERNELS_ONLY=1``: nothing here needs mmcv or mmdet), where the
+  cases are parametrised with ``interp`` instead of ``cuda``.
 * ``cuda`` (marked ``gpu``): the compiled kernels, where CUDA is available.
 
 The interpreter runs each program in Python, about 10^4 times slower than eager,
@@ -54,13 +54,17 @@ CASES = {
 }
 
 
-@pytest.fixture(
-    params=[pytest.param("cpu", id="interp"), pytest.param("cuda", marks=pytest.mark.gpu)]
+# The interpreter process tests CPU tensors only; any other tests CUDA ones.
+DEVICES = (
+    [pytest.param("cpu", id="interp")]
+    if evonorm_triton.interpreted()
+    else [pytest.param("cuda", marks=pytest.mark.gpu)]
 )
+
+
+@pytest.fixture(params=DEVICES)
 def device(request, monkeypatch) -> torch.device:
     """The device to test the kernels on, with the triton back end forced."""
-    if request.param == "cpu" and not evonorm_triton.interpreted():
-        pytest.skip("runs in test_interpreter_child (TRITON_INTERPRET=1 child process)")
     if request.param == "cuda" and not torch.cuda.is_available():
         pytest.skip("needs CUDA")
     reason = evonorm_triton.unavailable_reason(torch.empty(0, device=request.param))
@@ -180,7 +184,7 @@ def test_interpreter_child():
     env = {k: v for k, v in os.environ.items() if k != BACKEND_ENV}
     env.update(TRITON_INTERPRET="1", MMDET_EVONORM_KERNELS_ONLY="1", OMP_NUM_THREADS="1")
     run = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "not gpu",
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
          "-W", "ignore::UserWarning", str(Path(__file__).relative_to(REPO))],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=900,
     )  # fmt: skip
