@@ -49,6 +49,10 @@ with read_base():
 model.merge(dict(roi_head=dict(bbox_head=dict(num_classes=3), mask_head=dict(num_classes=3))))
 """
 
+#: An old-style config cannot inherit a row by its path (README: use the import form).
+OLD_STYLE = """_base_ = "{row}"
+"""
+
 MISSING_ROW = """
 from mmengine.config import read_base
 
@@ -68,7 +72,7 @@ from mmengine.utils import get_installed_path
 import mmdet_evonorm
 from mmdet_evonorm.testing import build_detector, demo_batch, shrink_for_cpu
 
-rows, checkout = sys.argv[1].split(","), sys.argv[2]
+rows, source = sys.argv[1].split(","), sys.argv[2]
 report = dict(package=mmdet_evonorm.__file__, installed=get_installed_path("mmdet_evonorm"))
 
 
@@ -100,20 +104,23 @@ report["c4"] = dict(
     **one_loss_step(c4, num_classes=80),
 )
 report["b1_three_classes"] = one_loss_step(Config.fromfile("b1_three_classes.py"), 3)
-try:
-    Config.fromfile("missing_row.py")
-except Exception as exc:
-    report["missing_row"] = [type(exc).__name__, str(exc)]
+for name in ("missing_row", "old_style"):
+    try:
+        Config.fromfile(f"{name}.py")
+    except Exception as exc:
+        report[name] = [type(exc).__name__, str(exc)]
+import mmdet_evonorm.configs
+report["rows_folder"] = mmdet_evonorm.configs.__path__[0]  # README's path form
 
-# every row by its module name, and equal to the same file read in the checkout
-report["differs_from_checkout"] = []
+# every row by its module name, and equal to the same file read in the source tree
+report["differs_from_source"] = []
 for row in rows:
     with open("row.py", "w") as f:
         f.write(f"from mmengine.config import read_base\\nwith read_base():\\n"
                 f"    from mmdet_evonorm.configs.{row} import *\\n")
     installed = Config.fromfile("row.py").to_dict()
-    if installed != Config.fromfile(f"{checkout}/{row.replace('.', '/')}.py").to_dict():
-        report["differs_from_checkout"].append(row)
+    if installed != Config.fromfile(f"{source}/{row.replace('.', '/')}.py").to_dict():
+        report["differs_from_source"].append(row)
 print(json.dumps(report))
 """
 
@@ -126,7 +133,8 @@ def readme_rows() -> list[str]:
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory) -> Path:
-    """A folder holding the wheel installed non-editable (no dependencies)."""
+    """A folder holding the wheel installed non-editable (no dependencies); the source
+    copy the wheel was built from is ``../src``."""
     root = tmp_path_factory.mktemp("wheel")
     src = root / "src"
     ignore = shutil.ignore_patterns("__pycache__")
@@ -156,13 +164,17 @@ def report(site, tmp_path_factory) -> dict:
         ("c4_variant.py", C4_VARIANT),
         ("b1_three_classes.py", B1_THREE_CLASSES),
         ("missing_row.py", MISSING_ROW),
+        (
+            "old_style.py",
+            OLD_STYLE.format(row=site / "mmdet_evonorm/configs/mask_rcnn_fpn3_evonorm.py"),
+        ),
     ):
         (project / name).write_text(text)
     rows = [name[:-3] for name in readme_rows()]
     rows += ["_base_.recipe", "_base_.recipe_c3_res5", "quickstart." + _quickstart_stem()]
     env = {**os.environ, "PYTHONPATH": str(site), "OMP_NUM_THREADS": "1"}
     out = subprocess.run(
-        [sys.executable, "-c", PROBE, ",".join(rows), str(REPO / "configs")],
+        [sys.executable, "-c", PROBE, ",".join(rows), str(site.parent / "src" / "configs")],
         cwd=project,
         env=env,
         capture_output=True,
@@ -182,14 +194,14 @@ pytestmark = pytest.mark.slow
 
 
 def test_wheel_carries_every_row_of_the_readme_table_unchanged(site):
-    installed = site / "mmdet_evonorm" / "configs"
+    installed, source = site / "mmdet_evonorm" / "configs", site.parent / "src" / "configs"
     names = readme_rows()
     assert len(names) == 17
     assert sorted(p.name for p in installed.glob("*.py")) == names
-    sources = sorted(p.relative_to(REPO / "configs") for p in (REPO / "configs").rglob("*.py"))
+    sources = sorted(p.relative_to(source) for p in source.rglob("*.py"))
     assert sorted(p.relative_to(installed) for p in installed.rglob("*.py")) == sources
     for rel in sources:
-        assert (installed / rel).read_bytes() == (REPO / "configs" / rel).read_bytes(), rel
+        assert (installed / rel).read_bytes() == (source / rel).read_bytes(), rel
 
 
 def test_probe_ran_on_the_installed_package(site, report):
@@ -197,8 +209,8 @@ def test_probe_ran_on_the_installed_package(site, report):
     assert report["installed"] == str(site / "mmdet_evonorm")
 
 
-def test_every_row_imports_by_module_name_as_in_the_checkout(report):
-    assert report["differs_from_checkout"] == []
+def test_every_row_imports_by_module_name_as_in_the_source(report):
+    assert report["differs_from_source"] == []
 
 
 def test_other_project_inherits_a_row_overrides_two_values_and_trains(report):
@@ -213,6 +225,12 @@ def test_changed_num_classes_resizes_every_head(report):
     three = report["b1_three_classes"]
     assert (three["cls"], three["reg"], three["mask"]) == ([2, 4], [2, 12], [2, 3, 28, 28])
     assert three["losses"] and all(math.isfinite(v) for v in three["losses"].values())
+
+
+def test_path_form_finds_the_rows_and_old_style_inheritance_is_refused(report, site):
+    assert report["rows_folder"] == str(site / "mmdet_evonorm" / "configs")
+    kind, message = report["old_style"]
+    assert kind == "RuntimeError" and "inheritance chain must match" in message
 
 
 def test_missing_row_error_names_the_missing_config(report, site):
