@@ -257,3 +257,14 @@ def test_no_network_is_one_line(hub_dir, monkeypatch):
     for part in (f"cannot download {url}", RESNET50_FILE, OFFLINE_DIR_ENV):
         assert part in message
     assert not os.listdir(hub_dir / "checkpoints")  # no partial file left as the cached copy
+
+
+def test_rows_start_from_imagenet_and_the_quickstart_from_scratch():
+    from mmdet_evonorm.rows import ROWS
+
+    pretrained = dict(type="Pretrained", checkpoint="torchvision://resnet50")
+    for row in ROWS:
+        init_cfg = Config.fromfile(str(REPO / "configs" / row.config)).model.backbone.init_cfg
+        assert init_cfg == pretrained, row.id
+    for path in (REPO / "configs/quickstart").glob("*.py"):
+        assert Config.fromfile(str(path)).model.backbone.init_cfg is None, path.name
