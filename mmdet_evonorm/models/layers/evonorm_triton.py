@@ -26,15 +26,16 @@ row (n, c) the run of L elements at (n * C + c) * L. Any other layout
 
     backward (both regimes; rows = (n, c), L split in chunks when long)
       [_bwd_partials]   x, dy -> per (n, c) and chunk: P, Q, B = sum dy
-      torch (tiny)      sum over chunks; coef[n, g] = rstd^3 / M * sum_(c in g) w P;
-                        dweight, dv, dbias: sums over n of [N, C] partials
+      torch.sum         over the chunks, only when a row was split  -> P, Q, B [N, C]
+      [_bwd_coef]       coef[n, g] = rstd^3 / M * sum_(c in g) w P     [N, G]
+      [_bwd_params]     dweight, dv, dbias: sums over n (BLOCK_N samples at a
+                        time, parallel over channels)                 [C]
       [_bwd_dx]         x, dy, coef, mean, rstd -> dx
 
 No atomics: every reduction has a fixed order (tree sums inside a program, then
-fixed-shape partial arrays combined by one program or by ``torch.sum``), so for
-the same input, tiling and GPU the float32 results are bit-identical run to
-run. Results can differ in the last bits from the C and PyTorch paths, and from
-a different tiling.
+fixed-shape partial arrays combined in a fixed order), so for the same input,
+tiling and GPU the float32 results are bit-identical run to run. Results can
+differ in the last bits from the C and PyTorch paths, and from another tiling.
 
 ``import triton`` is optional: without it this module still imports and
 :func:`unavailable_reason` says why the kernels cannot run. On CPU tensors the
@@ -90,6 +91,10 @@ class Tiling:
 
 #: The tiling every call uses (a test may replace it).
 TILING = Tiling()
+# The backward's tiny reductions over [N, C] partials: elements per program of
+# the per-group sum, and the samples x channels tile of the per-channel sums.
+_SMALL_TILE = 1024
+_PARAM_BLOCK = 32
 
 
 def unavailable_reason(x: Tensor) -> str | None:
@@ -219,12 +224,21 @@ def backward(
     grid, splits, chunk, meta = _row_grid(n * c, length, tiling)
     part = x.new_empty(3, n * c, splits, dtype=torch.float32)
     _bwd_partials[grid](x, dy, v, part, n * c, c, length, splits, chunk, **meta)
-    p, q, b = part.sum(2).view(3, n, groups, cpg)  # fixed-order sums: deterministic
-    coef = (p * weight.view(groups, cpg)).sum(2) * (rstd**3 / (cpg * length))
-    dw = (p * rstd[..., None]).sum(0).flatten()
-    dv = (q * rstd[..., None]).sum(0).flatten() * weight
+    pqb = part.sum(2) if splits > 1 else part.view(3, n * c)  # fixed order: deterministic
+    coef = torch.empty_like(rstd)
+    block = _pow2(cpg)
+    per = min(max(1, _SMALL_TILE // block), _pow2(n * groups))
+    _bwd_coef[(-(-(n * groups) // per),)](
+        pqb, weight, rstd, coef, n * groups, groups, cpg, cpg * length, ROWS=per, BLOCK=block
+    )
+    dw, db, dv = (weight.new_empty(c) for _ in range(3))
+    steps = _pow2(-(-n // _PARAM_BLOCK))  # a power of two: few compiled variants as N varies
+    _bwd_params[(-(-c // _PARAM_BLOCK),)](
+        pqb, weight, rstd, dw, db, dv, n, c, cpg,
+        BLOCK_N=_PARAM_BLOCK, BLOCK_C=_PARAM_BLOCK, STEPS=steps,
+    )  # fmt: skip
     _bwd_dx[grid](x, dy, weight, v, mean, rstd, coef, dx, n * c, c, cpg, length, chunk, **meta)
-    return dx, dw, b.sum(0).flatten(), dv
+    return dx, dw, db, dv
 
 
 # Compile-time (tl.constexpr) kernel arguments are upper case, as in Triton's own code.
@@ -357,6 +371,50 @@ if triton is not None:
         tl.store(out, tl.sum(acc_p, axis=1), mask=row_ok)
         tl.store(out + rows * splits, tl.sum(acc_q, axis=1), mask=row_ok)
         tl.store(out + 2 * rows * splits, tl.sum(acc_b, axis=1), mask=row_ok)
+
+    @triton.jit
+    def _bwd_coef(
+        pqb_ptr, w_ptr, rstd_ptr, coef_ptr, num_groups, groups, cpg, size,
+        ROWS: tl.constexpr, BLOCK: tl.constexpr,
+    ):  # fmt: skip
+        """coef[n, g] = rstd^3 / M * sum_(c in g) w_c P[n, c], for ROWS groups per program
+        (the rows (n, c) of group n * G + g are (n * G + g) * cpg + 0..cpg-1)."""
+        grp = tl.program_id(0) * ROWS + tl.arange(0, ROWS)
+        ci = tl.arange(0, BLOCK)
+        grp_ok = grp < num_groups
+        mask = grp_ok[:, None] & (ci < cpg)[None, :]
+        p = tl.load(pqb_ptr + grp[:, None] * cpg + ci[None, :], mask=mask, other=0.0)
+        w = tl.load(w_ptr + (grp % groups)[:, None] * cpg + ci[None, :], mask=mask, other=0.0)
+        rstd = tl.load(rstd_ptr + grp, mask=grp_ok, other=0.0)
+        coef = tl.sum(p * w, axis=1) * (rstd * rstd * rstd) / size
+        tl.store(coef_ptr + grp, coef, mask=grp_ok)
+
+    @triton.jit
+    def _bwd_params(
+        pqb_ptr, w_ptr, rstd_ptr, dw_ptr, db_ptr, dv_ptr, batch, channels, cpg,
+        BLOCK_N: tl.constexpr, BLOCK_C: tl.constexpr, STEPS: tl.constexpr,
+    ):  # fmt: skip
+        """dweight = sum_n P rstd, dbias = sum_n B and dv = w sum_n Q rstd on BLOCK_C
+        channels, BLOCK_N samples per step (pqb = [P, Q, B], each [N, C])."""
+        c = tl.program_id(0) * BLOCK_C + tl.arange(0, BLOCK_C)
+        c_ok = c < channels
+        plane = batch * channels
+        acc_p = tl.zeros((BLOCK_N, BLOCK_C), dtype=tl.float32)
+        acc_q = tl.zeros((BLOCK_N, BLOCK_C), dtype=tl.float32)
+        acc_b = tl.zeros((BLOCK_N, BLOCK_C), dtype=tl.float32)
+        for step in range(0, STEPS):  # steps past the batch are masked
+            n = step * BLOCK_N + tl.arange(0, BLOCK_N)
+            mask = (n < batch)[:, None] & c_ok[None, :]
+            row = n[:, None] * channels + c[None, :]
+            grp = n[:, None] * (channels // cpg) + (c // cpg)[None, :]
+            rstd = tl.load(rstd_ptr + grp, mask=mask, other=0.0)
+            acc_p += tl.load(pqb_ptr + row, mask=mask, other=0.0) * rstd
+            acc_q += tl.load(pqb_ptr + plane + row, mask=mask, other=0.0) * rstd
+            acc_b += tl.load(pqb_ptr + 2 * plane + row, mask=mask, other=0.0)
+        w = tl.load(w_ptr + c, mask=c_ok, other=0.0)
+        tl.store(dw_ptr + c, tl.sum(acc_p, axis=0), mask=c_ok)
+        tl.store(db_ptr + c, tl.sum(acc_b, axis=0), mask=c_ok)
+        tl.store(dv_ptr + c, tl.sum(acc_q, axis=0) * w, mask=c_ok)
 
     @triton.jit
     def _bwd_dx(
