@@ -35,6 +35,7 @@ from collections.abc import Callable, Sequence
 from mmdet.engine.hooks.utils import trigger_visualization_hook
 from mmdet.utils import setup_cache_size_limit_of_dynamo
 from mmengine.config import Config, ConfigDict, DictAction
+from mmengine.config.utils import ConfigParsingError
 from mmengine.device import get_device
 from mmengine.runner import find_latest_checkpoint
 
@@ -129,7 +130,7 @@ def load_config(args: argparse.Namespace) -> Config:
     """Read the config, apply ``--cfg-options``/``--work-dir``/``--launcher`` and check it."""
     os.environ.setdefault("LOCAL_RANK", str(args.local_rank))
     check_config_file(args.config)
-    cfg = Config.fromfile(args.config)
+    cfg = _read_config(args.config)
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
@@ -143,6 +144,22 @@ def load_config(args: argparse.Namespace) -> Config:
     if all(hook.get("type") != SAFE_CHECKPOINT_HOOK for hook in custom_hooks):
         cfg.custom_hooks = [*custom_hooks, dict(type=SAFE_CHECKPOINT_HOOK)]
     return cfg
+
+
+def _read_config(path: str) -> Config:
+    """``Config.fromfile``; a base it cannot read ends as one line naming it (UsageError)."""
+    try:
+        return Config.fromfile(path)
+    except ConfigParsingError as exc:  # e.g. `read_base()` importing a row that does not exist
+        raise UsageError(f"{path}: {exc}") from None
+    except RuntimeError as exc:  # an old-style `_base_` naming a pure-Python config
+        if "inheritance chain must match" not in str(exc):
+            raise
+        raise UsageError(
+            f"{path}: an old-style config (`_base_ = ...`) cannot inherit a pure-Python one, "
+            "such as this package's rows; inherit with `with read_base(): from "
+            "mmdet_evonorm.configs.<row> import *` (README: Use in your own project)"
+        ) from None
 
 
 def use_reliability_defaults(cfg: Config) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 import torch
@@ -24,6 +25,7 @@ from mmdet_evonorm.testing import (
     snapshot,
 )
 
+REPO = Path(__file__).resolve().parents[2]
 NO_VALIDATION = {"val_dataloader": None, "val_cfg": None, "val_evaluator": None}
 
 
@@ -150,6 +152,33 @@ def test_bad_config(case, capsys, tiny_config, work_dir):
     before = snapshot(work_dir)
     assert run_train([str(config), "--work-dir", str(work_dir)]) == 2
     assert expected in _error_line(capsys)
+    assert snapshot(work_dir) == before
+
+
+ROW = REPO / "configs" / "mask_rcnn_fpn3_evonorm.py"
+BASE_CASES = {
+    "row that does not exist": (
+        "from mmengine.config import read_base\n\nwith read_base():\n"
+        "    from mmdet_evonorm.configs.mask_rcnn_fpn3_nope import *\n",
+        "mask_rcnn_fpn3_nope.py not found! It means that incorrect module is defined in "
+        "`with read_base(): = from mmdet_evonorm.configs.mask_rcnn_fpn3_nope import ...`",
+    ),
+    "old-style base on a row": (
+        f'_base_ = "{ROW}"\n',
+        "an old-style config (`_base_ = ...`) cannot inherit a pure-Python one",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BASE_CASES))
+def test_config_whose_base_cannot_be_read(case, capsys, tmp_path, work_dir):
+    text, expected = BASE_CASES[case]
+    config = tmp_path / "my_config.py"
+    config.write_text(text)
+    before = snapshot(work_dir)
+    assert run_train([str(config), "--work-dir", str(work_dir)]) == 2
+    line = _error_line(capsys)
+    assert line.startswith(f"error: {config}: ") and expected in line
     assert snapshot(work_dir) == before
 
 
