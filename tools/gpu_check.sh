@@ -25,7 +25,7 @@ still leaves the figures of the phases it finished. Budget: GPU_CHECK_BUDGET_S (
      (FORCE_CUDA=1, TORCH_CUDA_ARCH_LIST=<capability>, MAX_JOBS=<cores>, CFLAGS ... -g0),
      built into a temporary folder and installed only once built; uninstalled again
      unless tools/check_mmcv_ops.py --cuda passes (nms and RoIAlign on CUDA tensors)
-  d  this package's CUDA tests: pytest -m gpu tests/
+  d  this package's other CUDA tests: pytest -m gpu tests/ (without b's file)
   e  rows B1 and C4, random init, AMP, batch 8 of 800x1333 on one GPU: training images/s
      and inference ms/image, interleaved in one process (tools/benchmark_rows.py), with
      the targets B1 train >= 40 images/s and C4 inference <= 1.2x B1
@@ -290,8 +290,9 @@ if [ $MMCV_OK -ne 0 ]; then
     exit 1
 fi
 
-# d: every CUDA test of the package.
-phase d "pytest -m gpu tests/" "$(cap 120 130)" "$PY" -m pytest -q -p no:cacheprovider -m gpu tests/
+# d: every other CUDA test of the package (phase b ran the kernels' own).
+phase d "pytest -m gpu tests/ (but the kernel tests of b)" "$(cap 120 130)" "$PY" -m pytest -q \
+    -p no:cacheprovider -m gpu --ignore=tests/test_models/test_layers/test_evonorm_triton.py tests/
 pytest_section "$RESULTS/d.log" "CUDA tests of the package (phase d)" >"$RESULTS/d_tests.md"
 
 # e: B1 and C4 at full size, interleaved; then the targets.
