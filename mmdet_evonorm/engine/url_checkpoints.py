@@ -31,7 +31,6 @@ URL and this option.
 
 from __future__ import annotations
 
-import io
 import os
 import os.path as osp
 import tempfile
@@ -190,8 +189,7 @@ def load_from_storage_weights_only(
     from mmengine.fileio import get_file_backend
 
     file_backend = get_file_backend(filename, backend_args={"backend": backend})
-    with io.BytesIO(file_backend.get(filename)) as buffer:
-        return _load_bytes(buffer.getvalue(), map_location)
+    return _load_bytes(file_backend.get(filename), map_location)
 
 
 def load_from_pavi_weights_only(filename: str, map_location=None) -> dict:

@@ -137,6 +137,34 @@ def test_train_tool_refuses_served_pickle_from_cfg_options(tool, tiny_config, se
     assert not marker.exists()
 
 
+@pytest.mark.parametrize("url", ["s3://bucket/evil.pth", "cluster:petrel://b/evil.pth", "pavi://m"])
+def test_storage_schemes_refuse_a_malicious_pickle(url, tmp_path, monkeypatch):
+    """s3/petrel (mmengine's file backend) and pavi (its modelcloud), each faked to hand
+    over the malicious file's bytes, go through the same weights-only load."""
+    import sys
+    import types
+
+    import mmengine.fileio
+
+    marker = tmp_path / "pwned"
+    data = malicious_file(tmp_path, marker).read_bytes()
+    backend = types.SimpleNamespace(get=lambda _path: data)
+    monkeypatch.setattr(mmengine.fileio, "get_file_backend", lambda *a, **k: backend)
+
+    class Model:
+        name = "evil.pth"
+
+        def download(self, path):
+            Path(path).write_bytes(data)
+
+    pavi = types.ModuleType("pavi")
+    pavi.modelcloud = types.SimpleNamespace(get=lambda _name: Model())
+    monkeypatch.setitem(sys.modules, "pavi", pavi)
+    with pytest.raises(UnsafeCheckpointError, match="weights_only=True"):
+        _load_checkpoint(url, map_location="cpu")
+    assert not marker.exists()
+
+
 def test_every_url_scheme_of_mmengine_is_weights_only():
     examples = [
         "http://h/x.pth",
