@@ -127,7 +127,7 @@ if arch not in built and not any(a.startswith("compute_") and int(a[8:]) <= majo
 print(f"{major}.{minor}")
 PY
 ) || die "$(echo "$GPU_INFO" | tail -1)"
-ARCH=$GPU_INFO
+ARCH=$(echo "$GPU_INFO" | tail -1)  # the last line; warnings may come before it
 if [ "$SKIP_BUILD" = 0 ]; then
     NVCC=$(command -v nvcc || echo "${CUDA_HOME:-/usr/local/cuda}/bin/nvcc")
     [ -x "$NVCC" ] || die "phase c needs nvcc (not on PATH, not in ${CUDA_HOME:-/usr/local/cuda}/bin); install the CUDA toolkit or use --skip-build"
@@ -197,7 +197,7 @@ pytest_section() {  # pytest_section LOG TITLE: the summary line of a pytest log
     printf '## %s\n\n`%s`\n' "$2" "${summary:-no pytest summary (see the log)}"
 }
 
-"$PYTHON" - >"$RESULTS/machine.md" 2>&1 <<'PY'
+"$PYTHON" - >"$RESULTS/machine.md" 2>"$RESULTS/machine.log" <<'PY'
 import os, platform, subprocess, torch
 props = torch.cuda.get_device_properties(0)
 try:
