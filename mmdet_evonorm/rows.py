@@ -7,6 +7,7 @@ iteration (``shared/seed/000_4985916a3a914612.txt``); the arms have none.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import NamedTuple
 
 
@@ -59,3 +60,10 @@ BASELINE = "B1"
 def row_for_config(config_stem: str) -> Row | None:
     """The row whose config file is ``<config_stem>.py`` (work dirs are named so)."""
     return next((r for r in ROWS if r.config == f"{config_stem}.py"), None)
+
+
+def configs_dir() -> Path:
+    """``configs/`` of the checkout, else of the installed wheel (``mmdet_evonorm/configs``)."""
+    package = Path(__file__).resolve().parent
+    checkout = package.parent / "configs"
+    return checkout if (checkout / ROWS[0].config).is_file() else package / "configs"

@@ -3,102 +3,42 @@
 # trained from scratch on the embedded nuclei set (tools/build_nuclei_dataset.py;
 # docs/quickstart.md).
 #
-# Everything below is a CPU-sizing of whichever row the `read_base()` block imports, so
-# a CPU variant of another row is this file with another import, e.g. the baseline B1:
+# The sizing is ../_base_/nuclei_cpu_sizing.py, shared with `tools/ablate.py --preset nuclei`; it
+# applies to whichever row the `read_base()` block imports, so a CPU variant of another
+# row is this file with another import, e.g. the baseline B1:
 #   from ..mask_rcnn_fpn3_evonorm import *
+# (`tools/ablate.py B1 --preset nuclei` keeps each row's own LR schedule instead of the
+# quickstart's below.)
 from mmengine.config import read_base
 
 with read_base():
+    from .._base_.nuclei_cpu_sizing import nuclei_cpu, upscale
     from ..mask_rcnn_fpn3_sephv2_evonorm_cosine import *
 
-width = 64
-data_root = "data/nuclei/"
-metainfo = dict(classes=("nucleus",), palette=[(0, 255, 0)])
-max_iters = 400
-
-# R18 from scratch (no pretrained weights offline; BN statistics trained), widths 64.
-# Nuclei are 10-39 px long (median 29); tiles are upscaled 2x, anchors start at 32 px on P3.
-model.merge(
-    dict(
-        backbone=dict(depth=18, norm_eval=False, init_cfg=None),
-        neck=dict(in_channels=[128, 256, 512], out_channels=width),
-        rpn_head=dict(in_channels=width, feat_channels=width, anchor_generator=dict(scales=[4])),
-        roi_head=dict(
-            bbox_roi_extractor=dict(out_channels=width),
-            bbox_head=dict(
-                in_channels=width, conv_out_channels=width, fc_out_channels=256, num_classes=1
-            ),
-            mask_roi_extractor=dict(out_channels=width),
-            mask_head=dict(in_channels=width, conv_out_channels=width, num_classes=1),
-        ),
-        train_cfg=dict(rpn_proposal=dict(nms_pre=1000, max_per_img=300)),
-        test_cfg=dict(rpn=dict(nms_pre=1000, max_per_img=300)),
-    )
-)
-
-# 12 training tiles of 128 px and one 256 px validation image, upscaled 2x.
-train_pipeline = [
-    dict(type="LoadImageFromFile"),
-    dict(type="LoadAnnotations", with_bbox=True, with_mask=True),
-    dict(type="Resize", scale_factor=2.0, keep_ratio=True),
-    dict(
-        type="RandomFlip",
-        prob=[0.25, 0.25, 0.25],
-        direction=["horizontal", "vertical", "diagonal"],
-    ),
-    dict(type="PackDetInputs"),
-]
+data_root = nuclei_cpu.data_root
+metainfo = nuclei_cpu.metainfo
+model.merge(nuclei_cpu.model)
+train_pipeline = nuclei_cpu.train_pipeline
 # the row's test pipeline with its fixed-scale Resize swapped for the 2x upscaling
-test_pipeline = [
-    dict(type="Resize", scale_factor=2.0, keep_ratio=True) if step["type"] == "Resize" else step
-    for step in test_pipeline
-]
-train_dataloader.merge(
-    dict(
-        batch_size=4,
-        num_workers=0,
-        persistent_workers=False,
-        dataset=dict(
-            data_root=data_root,
-            metainfo=metainfo,
-            ann_file="annotations/train.json",
-            data_prefix=dict(img="train/"),
-            filter_cfg=dict(filter_empty_gt=True, min_size=0),
-            pipeline=train_pipeline,
-        ),
-    )
-)
-val_dataloader.merge(
-    dict(
-        num_workers=0,
-        persistent_workers=False,
-        dataset=dict(
-            data_root=data_root,
-            metainfo=metainfo,
-            ann_file="annotations/val.json",
-            data_prefix=dict(img="val/"),
-            pipeline=test_pipeline,
-        ),
-    )
-)
+test_pipeline = [upscale if step["type"] == "Resize" else step for step in test_pipeline]
+train_dataloader.merge(nuclei_cpu.train_dataloader)
+val_dataloader.merge(nuclei_cpu.val_dataloader)
+val_dataloader.dataset.pipeline = test_pipeline
 test_dataloader = val_dataloader
-# All 12 COCO numbers per IoU type (mmdet_evonorm.evaluation.FullCocoMetric).
-val_evaluator.merge(dict(type="FullCocoMetric", ann_file=data_root + "annotations/val.json"))
+val_evaluator.merge(nuclei_cpu.val_evaluator)
 test_evaluator = val_evaluator
+optim_wrapper.merge(nuclei_cpu.optim_wrapper)
+auto_scale_lr.merge(nuclei_cpu.auto_scale_lr)
+default_hooks.merge(nuclei_cpu.default_hooks)
+log_processor.merge(nuclei_cpu.log_processor)
+randomness = nuclei_cpu.randomness
+del nuclei_cpu, upscale
 
+# The quickstart's own schedule: 400 iterations, 50 of warm-up, cosine.
+max_iters = 400
 train_cfg.merge(dict(max_iters=max_iters, val_interval=max_iters))
-optim_wrapper.merge(dict(optimizer=dict(lr=0.02), clip_grad=dict(max_norm=10)))
+default_hooks.checkpoint.interval = max_iters
 param_scheduler = [
     dict(type="LinearLR", start_factor=0.01, by_epoch=False, begin=0, end=50),
     dict(type="CosineAnnealingLR", by_epoch=False, begin=50, end=max_iters, eta_min=1e-4),
 ]
-auto_scale_lr.base_batch_size = 4
-default_hooks.merge(
-    dict(
-        logger=dict(interval=10),
-        checkpoint=dict(interval=max_iters, max_keep_ckpts=1),
-        visualization=dict(score_thr=0.5),
-    )
-)
-log_processor.window_size = 10
-randomness = dict(seed=0)

@@ -29,9 +29,8 @@ from mmdet_evonorm.presets import (
     schedule_options,
     train_subset_options,
 )
-from mmdet_evonorm.rows import ROWS, row_for_config
+from mmdet_evonorm.rows import ROWS, configs_dir, row_for_config
 
-CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 PRESETS = ("nuclei", "coco")
 
 
@@ -53,7 +52,7 @@ def resolve_rows(tokens: list[str]) -> list[RowChoice]:
     rows = []
     for token in tokens:
         if token in by_id:
-            rows.append(RowChoice(token, CONFIGS / by_id[token].config))
+            rows.append(RowChoice(token, configs_dir() / by_id[token].config))
             continue
         path = Path(token)
         if path.suffix != ".py" or not path.is_file():

@@ -16,10 +16,10 @@ def schedule_options(cfg: Config, max_iters: int) -> dict:
 
     Phase boundaries are scaled and rounded; a phase that began where another ended
     (a cosine after its warm-up) still begins where that one now ends. No phase
-    collapses: each keeps at least 2 iterations (mmengine's ``LinearLR`` over
-    ``end - begin = 1`` applies its start factor and never ramps up: a 1-iteration
-    warm-up would leave the LR at ``start_factor x lr`` for the whole run), and every
-    milestone stays at iteration 1 or later.
+    collapses: each keeps at least 2 iterations where the run has room for them
+    (mmengine's ``LinearLR`` over ``end - begin = 1`` applies its start factor and
+    never ramps up: a 1-iteration warm-up would leave the LR at ``start_factor x lr``
+    for the whole run), and every milestone stays at iteration 1 or later.
     """
     ratio = max_iters / cfg.train_cfg.max_iters
     options = {
@@ -33,7 +33,8 @@ def schedule_options(cfg: Config, max_iters: int) -> dict:
         begin = scaled_ends.get(begin, round(begin * ratio))
         options[f"param_scheduler.{i}.begin"] = begin
         if "end" in scheduler:
-            end = max(round(scheduler.end * ratio), begin + 2)
+            shortest = 2 if begin + 2 < max_iters else 1  # unless the run is shorter
+            end = max(round(scheduler.end * ratio), begin + shortest)
             options[f"param_scheduler.{i}.end"] = scaled_ends[scheduler.end] = end
         if "milestones" in scheduler:
             milestones = [max(round(m * ratio), 1) for m in scheduler.milestones]
