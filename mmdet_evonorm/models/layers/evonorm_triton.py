@@ -5,26 +5,29 @@ Same contract and formulas as :func:`.evonorm_function.torch_forward` /
 Normalization-Activation Layers", arXiv:2004.02967, S0; SPEC §1.1), except that
 x and dy stay in their own dtype (float32, float16 or bfloat16): every load is
 cast to float32, statistics and sums are accumulated in float32, and y / dx are
-written in x's dtype. The pass plan follows the design notes (``GPU.md``:
-3 passes over memory forward, 5 backward; one read + one write forward when a
-group fits in registers). x [N, C, L] is contiguous, so the group (n, g) is the
+written in x's dtype. The pass plan follows the design notes (GPU.md, "EvoNorm-S0
+needs"): 3 passes over memory forward and 5 backward for large groups; 2 and 3
+when a whole group fits in registers. x [N, C, L] is contiguous, so the group (n, g) is the
 contiguous run of M = C / G * L elements at (n * G + g) * M, and the channel
 row (n, c) the run of L elements at (n * C + c) * L. Any other layout
 (channels_last) is copied to contiguous once by :class:`.EvoNormS0Function`.
 
 .. code-block:: none
 
-    forward, small groups (M <= fused_max): one launch, one read of x
-      [_fused_forward]  ROWS groups per program, each whole in registers:
-                        mean, var (centred, two-pass in registers), y -> y, mean, rstd
+    small groups (RoI heads: 512 x 32 groups of 8 x 49; padded group <= fused_max)
+      [_fused_forward]  ROWS whole groups per program, as [ROWS, c, L] tiles in
+                        registers: mean, centred var, y      -> y, mean, rstd   (2 passes)
+      [_fused_backward] the same tiles of x, dy: P, Q, B per (n, c), coef, dx
+                                                             -> dx, P, Q, B     (3 passes)
+      [_bwd_params]     dweight, dv, dbias (below)
 
-    forward, large groups (FPN maps: N*G = 64 groups of ~500k elements)
+    forward, large groups (FPN maps: N*G = 64 groups of ~500k elements; 3 passes)
       [_stats_partial]  grid (N*G, S): program (r, s) reduces chunk s of group r
                         (Chan's count/mean/M2 per block)      -> pmean, pm2 [N*G, S]
       [_stats_combine]  grid (N*G): combine the S partials   -> mean, rstd [N, G]
       [_apply]          grid (rows, S_L) over (n, c) rows     -> y
 
-    backward (both regimes; rows = (n, c), L split in chunks when long)
+    backward, large groups (rows = (n, c), L split in chunks when long; 5 passes)
       [_bwd_partials]   x, dy -> per (n, c) and chunk: P, Q, B = sum dy
       torch.sum         over the chunks, only when a row was split  -> P, Q, B [N, C]
       [_bwd_coef]       coef[n, g] = rstd^3 / M * sum_(c in g) w P     [N, G]
@@ -71,15 +74,16 @@ class Tiling:
     The defaults aim at H100/H200 (132 SMs; not yet timed on one): a 2048-element
     tile with 8 warps is 8 float32 per thread, two 16-byte loads; 8192-element
     chunks give the FPN P3 map at batch 2 (64 groups of 537,600) 64 x 66 = 4224
-    programs, about 32 per SM; groups up to 4096 elements (RoI heads: 392) are
-    normalised in one read, several per program.
+    programs, about 32 per SM; groups up to 4096 padded elements (RoI heads:
+    8 x 49, padded 8 x 64) take the one-pass kernels, four groups per program.
 
     Args:
         tile (int): Elements a program holds per loop step (power of two).
         chunk (int): Elements of one row or group one program reduces before
             its partial is combined (a multiple of ``tile`` is used).
-        fused_max (int): Largest group (C / G * L elements) the one-launch
-            forward keeps in registers; larger groups take the split path.
+        fused_max (int): Largest group, padded to [pow2(C / G), pow2(L)] elements,
+            that the one-pass forward and backward keep in registers; larger
+            groups take the split path.
         max_splits (int): Cap on the chunks per group / row (chunks grow to fit).
     """
 
@@ -143,6 +147,17 @@ def _row_grid(rows: int, length: int, tiling: Tiling) -> Tuple[tuple, int, int, 
     return (-(-rows // per), splits), splits, chunk, meta
 
 
+def _fused_grid(num_groups: int, cpg: int, length: int, tiling: Tiling) -> Tuple | None:
+    """(grid, meta) of the one-pass kernels if a group, padded to [pow2(cpg), pow2(L)],
+    fits ``fused_max`` elements; else None (the split path)."""
+    block_c, block_l = _pow2(cpg), _pow2(length)
+    if block_c * block_l > tiling.fused_max:
+        return None
+    per = min(max(1, _pow2(tiling.tile) // (block_c * block_l)), _pow2(num_groups))
+    meta = dict(ROWS=per, BLOCK_C=block_c, BLOCK_L=block_l)
+    return (-(-num_groups // per),), dict(meta, num_warps=_warps(per * block_c * block_l))
+
+
 def forward(
     x: Tensor,
     weight: Tensor,
@@ -171,13 +186,12 @@ def forward(
     mean, rstd = (x.new_empty(n, groups, dtype=torch.float32) for _ in range(2))
     if x.numel() == 0:
         return y, mean.zero_(), rstd.fill_(1.0)
-    if size <= tiling.fused_max:
-        block = _pow2(size)
-        per = min(max(1, _pow2(tiling.tile) // block), _pow2(n * groups))
-        _fused_forward[(-(-(n * groups) // per),)](
-            x, weight, bias, v, y, mean, rstd, n * groups, size, length, cpg, groups, eps,
-            ROWS=per, BLOCK=block, num_warps=_warps(per * block),
-        )  # fmt: skip
+    fused = _fused_grid(n * groups, cpg, length, tiling)
+    if fused:
+        grid, meta = fused
+        _fused_forward[grid](
+            x, weight, bias, v, y, mean, rstd, n * groups, groups, cpg, length, eps, **meta
+        )
         return y, mean, rstd
     block = _pow2(tiling.tile)
     chunk, splits = _chunk(size, block, tiling)
@@ -221,6 +235,16 @@ def backward(
     dx = torch.empty_like(x)
     if x.numel() == 0:
         return dx, *(weight.new_zeros(c) for _ in range(3))
+    dw, db, dv = (weight.new_empty(c) for _ in range(3))
+    fused = _fused_grid(n * groups, cpg, length, tiling)
+    if fused:
+        pqb = x.new_empty(3, n * c, dtype=torch.float32)
+        grid, meta = fused
+        _fused_backward[grid](
+            x, dy, weight, v, mean, rstd, dx, pqb, n * groups, groups, cpg, length, **meta
+        )
+        _param_grads(pqb, weight, rstd, dw, db, dv, n, c, cpg)
+        return dx, dw, db, dv
     grid, splits, chunk, meta = _row_grid(n * c, length, tiling)
     part = x.new_empty(3, n * c, splits, dtype=torch.float32)
     _bwd_partials[grid](x, dy, v, part, n * c, c, length, splits, chunk, **meta)
@@ -231,44 +255,94 @@ def backward(
     _bwd_coef[(-(-(n * groups) // per),)](
         pqb, weight, rstd, coef, n * groups, groups, cpg, cpg * length, ROWS=per, BLOCK=block
     )
-    dw, db, dv = (weight.new_empty(c) for _ in range(3))
-    steps = _pow2(-(-n // _PARAM_BLOCK))  # a power of two: few compiled variants as N varies
-    _bwd_params[(-(-c // _PARAM_BLOCK),)](
-        pqb, weight, rstd, dw, db, dv, n, c, cpg,
-        BLOCK_N=_PARAM_BLOCK, BLOCK_C=_PARAM_BLOCK, STEPS=steps,
-    )  # fmt: skip
+    _param_grads(pqb, weight, rstd, dw, db, dv, n, c, cpg)
     _bwd_dx[grid](x, dy, weight, v, mean, rstd, coef, dx, n * c, c, cpg, length, chunk, **meta)
     return dx, dw, db, dv
 
 
 # Compile-time (tl.constexpr) kernel arguments are upper case, as in Triton's own code.
 # ruff: noqa: N803
+def _param_grads(pqb, weight, rstd, dw, db, dv, n: int, c: int, cpg: int) -> None:
+    """dweight, dbias, dv [C] from the rows' P, Q, B (``pqb`` [3, N * C])."""
+    steps = _pow2(-(-n // _PARAM_BLOCK))  # a power of two: few compiled variants as N varies
+    _bwd_params[(-(-c // _PARAM_BLOCK),)](
+        pqb, weight, rstd, dw, db, dv, n, c, cpg,
+        BLOCK_N=_PARAM_BLOCK, BLOCK_C=_PARAM_BLOCK, STEPS=steps,
+    )  # fmt: skip
+
+
 if triton is not None:
+
+    @triton.jit
+    def _group_tile(
+        pid, num_groups, cpg, length,
+        ROWS: tl.constexpr, BLOCK_C: tl.constexpr, BLOCK_L: tl.constexpr,
+    ):  # fmt: skip
+        """ROWS whole groups as a [ROWS, BLOCK_C, BLOCK_L] tile (channel, position)."""
+        grp = pid * ROWS + tl.arange(0, ROWS)
+        ci = tl.arange(0, BLOCK_C)
+        li = tl.arange(0, BLOCK_L)
+        chan_ok = (grp < num_groups)[:, None] & (ci < cpg)[None, :]
+        mask = chan_ok[:, :, None] & (li < length)[None, None, :]
+        row = grp[:, None] * cpg + ci[None, :]  # channel row n * C + c
+        offs = row.to(tl.int64)[:, :, None] * length + li[None, None, :]
+        return grp, row, chan_ok, mask, offs
 
     @triton.jit
     def _fused_forward(
         x_ptr, w_ptr, b_ptr, v_ptr, y_ptr, mean_ptr, rstd_ptr,
-        num_groups, size, length, cpg, groups, eps,
-        ROWS: tl.constexpr, BLOCK: tl.constexpr,
+        num_groups, groups, cpg, length, eps,
+        ROWS: tl.constexpr, BLOCK_C: tl.constexpr, BLOCK_L: tl.constexpr,
     ):  # fmt: skip
-        """ROWS whole groups of ``size`` <= BLOCK elements per program: x read once."""
-        row = tl.program_id(0) * ROWS + tl.arange(0, ROWS)
-        col = tl.arange(0, BLOCK)
-        row_ok = row < num_groups
-        mask = row_ok[:, None] & (col < size)[None, :]
-        offs = row.to(tl.int64)[:, None] * size + col[None, :]
+        """ROWS whole groups per program: statistics and y from one read of x."""
+        grp, row, chan_ok, mask, offs = _group_tile(
+            tl.program_id(0), num_groups, cpg, length, ROWS, BLOCK_C, BLOCK_L
+        )
         x = tl.load(x_ptr + offs, mask=mask, other=0.0).to(tl.float32)
-        mean = tl.sum(x, axis=1) / size
-        centred = tl.where(mask, x - mean[:, None], 0.0)
-        rstd = tl.rsqrt(tl.sum(centred * centred, axis=1) / size + eps)
-        ch = (row % groups)[:, None] * cpg + col[None, :] // length
-        w = tl.load(w_ptr + ch, mask=mask, other=0.0)
-        b = tl.load(b_ptr + ch, mask=mask, other=0.0)
-        v = tl.load(v_ptr + ch, mask=mask, other=0.0)
-        y = x * tl.sigmoid(v * x) * (w * rstd[:, None]) + b
+        size = cpg * length
+        mean = tl.sum(tl.sum(x, axis=2), axis=1) / size
+        centred = tl.where(mask, x - mean[:, None, None], 0.0)
+        rstd = tl.rsqrt(tl.sum(tl.sum(centred * centred, axis=2), axis=1) / size + eps)
+        ch = row % (groups * cpg)
+        w = tl.load(w_ptr + ch, mask=chan_ok, other=0.0)
+        b = tl.load(b_ptr + ch, mask=chan_ok, other=0.0)[:, :, None]
+        v = tl.load(v_ptr + ch, mask=chan_ok, other=0.0)[:, :, None]
+        y = x * tl.sigmoid(v * x) * (w * rstd[:, None])[:, :, None] + b
         tl.store(y_ptr + offs, y.to(y_ptr.dtype.element_ty), mask=mask)
-        tl.store(mean_ptr + row, mean, mask=row_ok)
-        tl.store(rstd_ptr + row, rstd, mask=row_ok)
+        tl.store(mean_ptr + grp, mean, mask=grp < num_groups)
+        tl.store(rstd_ptr + grp, rstd, mask=grp < num_groups)
+
+    @triton.jit
+    def _fused_backward(
+        x_ptr, dy_ptr, w_ptr, v_ptr, mean_ptr, rstd_ptr, dx_ptr, pqb_ptr,
+        num_groups, groups, cpg, length,
+        ROWS: tl.constexpr, BLOCK_C: tl.constexpr, BLOCK_L: tl.constexpr,
+    ):  # fmt: skip
+        """ROWS whole groups per program: dx and the rows' P, Q, B from one read of x, dy."""
+        grp, row, chan_ok, mask, offs = _group_tile(
+            tl.program_id(0), num_groups, cpg, length, ROWS, BLOCK_C, BLOCK_L
+        )
+        x = tl.load(x_ptr + offs, mask=mask, other=0.0).to(tl.float32)
+        dy = tl.load(dy_ptr + offs, mask=mask, other=0.0).to(tl.float32)
+        grp_ok = grp < num_groups
+        mean = tl.load(mean_ptr + grp, mask=grp_ok, other=0.0)
+        rstd = tl.load(rstd_ptr + grp, mask=grp_ok, other=0.0)
+        ch = row % (groups * cpg)
+        w = tl.load(w_ptr + ch, mask=chan_ok, other=0.0)
+        v = tl.load(v_ptr + ch, mask=chan_ok, other=0.0)[:, :, None]
+        s = tl.sigmoid(v * x)
+        dy_xs = dy * x * s
+        p = tl.sum(dy_xs, axis=2)
+        coef = tl.sum(w * p, axis=1) * (rstd * rstd * rstd) / (cpg * length)
+        scale = (w * rstd[:, None])[:, :, None]
+        dx = dy * scale * s * (1.0 + v * x * (1.0 - s)) - coef[:, None, None] * (
+            x - mean[:, None, None]
+        )
+        tl.store(dx_ptr + offs, dx.to(dx_ptr.dtype.element_ty), mask=mask)
+        plane = num_groups * cpg
+        tl.store(pqb_ptr + row, p, mask=chan_ok)
+        tl.store(pqb_ptr + plane + row, tl.sum(dy_xs * x * (1.0 - s), axis=2), mask=chan_ok)
+        tl.store(pqb_ptr + 2 * plane + row, tl.sum(dy, axis=2), mask=chan_ok)
 
     @triton.jit
     def _stats_partial(
