@@ -98,7 +98,7 @@ TILING = Tiling()
 # The backward's tiny reductions over [N, C] partials: elements per program of
 # the per-group sum, and the samples x channels tile of the per-channel sums.
 _SMALL_TILE = 1024
-_PARAM_BLOCK = 32
+_PARAM_BLOCK_N, _PARAM_BLOCK_C = 128, 16
 
 
 def unavailable_reason(x: Tensor) -> str | None:
@@ -264,10 +264,10 @@ def backward(
 # ruff: noqa: N803
 def _param_grads(pqb, weight, rstd, dw, db, dv, n: int, c: int, cpg: int) -> None:
     """dweight, dbias, dv [C] from the rows' P, Q, B (``pqb`` [3, N * C])."""
-    steps = _pow2(-(-n // _PARAM_BLOCK))  # a power of two: few compiled variants as N varies
-    _bwd_params[(-(-c // _PARAM_BLOCK),)](
+    steps = _pow2(-(-n // _PARAM_BLOCK_N))  # a power of two: few compiled variants as N varies
+    _bwd_params[(-(-c // _PARAM_BLOCK_C),)](
         pqb, weight, rstd, dw, db, dv, n, c, cpg,
-        BLOCK_N=_PARAM_BLOCK, BLOCK_C=_PARAM_BLOCK, STEPS=steps,
+        BLOCK_N=_PARAM_BLOCK_N, BLOCK_C=_PARAM_BLOCK_C, STEPS=steps, num_warps=8,
     )  # fmt: skip
 
 

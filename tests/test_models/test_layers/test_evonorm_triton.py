@@ -47,7 +47,7 @@ GRAD_TOLERANCE = (1e-4, 1e-5)
 CASES = {
     "fused": ((3, 8, 3, 5), 4, None),  # several whole groups per program
     "split": ((2, 8, 7, 9), 2, SMALL),  # groups and rows split over programs
-    "hw1": ((70, 16, 1, 1), 2, None),  # H * W = 1; N > one block of the dweight sums
+    "hw1": ((150, 16, 1, 1), 2, None),  # H * W = 1; N > one block of the dweight sums
     "roi": ((40, 16, 7, 7), 4, None),  # many small groups, several per program
     "2d": ((5, 12), 3, SMALL),  # [N, C] input, L = 1
     "c48": ((2, 48, 2, 3), 32, SMALL),  # 32 groups fall back to 24
