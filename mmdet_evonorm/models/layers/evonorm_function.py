@@ -158,7 +158,7 @@ def select_backend(x: Tensor) -> Backend:
     """The back end for input ``x`` under :data:`BACKEND_ENV` (module docstring).
 
     Raises:
-        ValueError: The variable is set to something else than :data:`BACKENDS`.
+        ValueError: The variable is set to a value not in :data:`BACKENDS`.
         RuntimeError: The back end it forces cannot run on ``x``.
     """
     raw = os.environ.get(BACKEND_ENV, "auto")
