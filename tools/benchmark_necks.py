@@ -44,6 +44,10 @@ FPN = dict(
 )
 NON_LOCAL = dict(type="NonLocalStage", in_channels=FPN["in_channels"])
 TF_LEGACY = dict(resize_mode="tf_legacy_bilinear")
+SHARED = (
+    " **The CPUs were shared with other jobs** (load above their count): compare the"
+    " ratios, not the absolute times."
+)
 NECKS = {
     "FPN (reference)": [FPN],
     "NonLocal + FPN": [NON_LOCAL, FPN],
@@ -129,7 +133,7 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def report(rows: list[dict], warmup: int, repeat: int, load: str) -> str:
+def report(rows: list[dict], warmup: int, repeat: int, load: LoadMeter) -> str:
     shapes = ", ".join(f"{c}×{IMAGE[0] // s}×{IMAGE[1] // s}" for c, s in C_LEVELS)
     return f"""## Neck stages: cost relative to the FPN alone
 
@@ -141,15 +145,14 @@ called, eval mode, `torch.inference_mode()`.
 
 - Params: all parameters of the neck. FLOPs: `torch.utils.flop_counter.FlopCounterMode`
   (2 FLOPs per multiply-add of convolutions, matrix products and attention;
-  norms, resizes and other element-wise ops not counted). mmengine's `FlopAnalyzer`
-  (1 FLOP per multiply-add) traces with `torch.jit`, which crashed on the
-  EvoNorm-S0 CPU kernel at the time of writing.
+  norms, resizes and other element-wise ops not counted). (The per-row table uses
+  mmengine's `FlopAnalyzer`, 1 FLOP per multiply-add, which traces with `torch.jit`.)
 - Time ({clock_label("cpu")}): one forward pass, median and minimum of {repeat}
   rounds after {warmup} warm-up rounds; within a round every neck runs once, in an
   order rotated by one each round, and "time vs FPN" is the median over rounds of
   the ratio to the FPN's time in the same round.
 - Machine: {machine_description()}.
-- Load: {load}.
+- Load: {load.summary()}.{SHARED if load.machine_was_shared() else ""}
 
 {table(rows)}
 """
@@ -173,7 +176,7 @@ def main() -> None:
     MMLogger.get_instance("benchmark_necks", log_level="WARNING")  # quiet init logs
     meter = LoadMeter().start()
     rows = measure(args.warmup, args.repeat)
-    text = report(rows, args.warmup, args.repeat, meter.summary())
+    text = report(rows, args.warmup, args.repeat, meter)
     print(text)
     if args.out:
         with open(args.out, "w") as f:
