@@ -2,7 +2,7 @@
 # Builds the pinned stack into .venv/ (called by `make venv`; safe to re-run).
 #
 #   1. torch + setuptools<81 + wheel + ninja        (requirements/build.txt)
-#   2. mmcv 2.1.0 from source WITH compiled ops      (CPU, 2 cores: roughly 12-19 min,
+#   2. mmcv 2.1.0 from source WITH compiled ops      (CPU, 2 cores: roughly 12-18 min,
 #      README "Start here"; pip's wheel cache makes every later install instant)
 #   3. mmengine, mmdet, pycocotools, test tools      (requirements/runtime.txt, tests.txt)
 #   4. this package, editable
@@ -74,7 +74,7 @@ if [ "$CUDA_OPS" = 1 ]; then
 elif "$PY" -c "import mmcv, mmcv.ops" 2>/dev/null; then
     echo "[setup] 2/5 mmcv with ops already present"
 else
-    echo "[setup] 2/5 mmcv==2.1.0 with ops (a fresh build on 2 cores: roughly 12-19 min; cached afterwards)"
+    echo "[setup] 2/5 mmcv==2.1.0 with ops (a fresh build on 2 cores: roughly 12-18 min; cached afterwards)"
     MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-$(nproc)} CFLAGS="$MMCV_CFLAGS" \
         "${PIP[@]}" -q --no-build-isolation mmcv==2.1.0
 fi
