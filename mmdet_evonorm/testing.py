@@ -10,6 +10,7 @@ only the differences are written here.
 from __future__ import annotations
 
 import copy
+import importlib.util
 from pathlib import Path
 
 import torch
@@ -160,3 +161,11 @@ def single_error_line(stderr: str) -> str:
     assert len(errors) == 1, stderr[-3000:]
     assert "Traceback" not in stderr, stderr[-3000:]
     return errors[0]
+
+
+def load_script(path: Path):
+    """Import a script (e.g. ``tools/ablate.py``, not on ``sys.path``) as a module."""
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

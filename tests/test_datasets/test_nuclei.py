@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 import subprocess
@@ -13,6 +12,7 @@ import pytest
 from pycocotools.coco import COCO
 
 from mmdet_evonorm.datasets import nuclei
+from mmdet_evonorm.testing import load_script
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -178,9 +178,7 @@ def test_older_recipe_with_added_files_is_left_alone(built, wheel, tmp_path, mon
 
 @pytest.mark.parametrize("content", [None, b"not a zip"])
 def test_cli_bad_wheel_one_line_nonzero(tmp_path, capsys, content):
-    spec = importlib.util.spec_from_file_location("cli", REPO / "tools" / "build_nuclei_dataset.py")
-    cli = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(cli)
+    cli = load_script(REPO / "tools" / "build_nuclei_dataset.py")
     bad = tmp_path / "stardist.whl"
     if content is not None:
         bad.write_bytes(content)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 from pathlib import Path
 
 import pytest
 from mmengine.config import Config
 
-from mmdet_evonorm.testing import single_error_line, snapshot
+from mmdet_evonorm.testing import load_script, single_error_line, snapshot
 
 REPO = Path(__file__).resolve().parents[2]
 FULL_METRIC = {"val_evaluator.type": "FullCocoMetric", "test_evaluator.type": "FullCocoMetric"}
@@ -131,10 +130,7 @@ def test_nuclei_preset_two_rows_two_folds(tool, nuclei_folds, tmp_path):
 
 @pytest.fixture(scope="module")
 def ablate():
-    spec = importlib.util.spec_from_file_location("ablate", REPO / "tools" / "ablate.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(REPO / "tools" / "ablate.py")
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,6 @@ it is computed.
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import statistics
 from pathlib import Path
@@ -27,7 +26,7 @@ from mmdet_evonorm.analysis.benchmark import (
     scale_roi_counts,
     time_interleaved,
 )
-from mmdet_evonorm.testing import build_detector, shrink_for_cpu
+from mmdet_evonorm.testing import build_detector, load_script, shrink_for_cpu
 
 REPO = Path(__file__).resolve().parents[2]
 C4 = REPO / "configs/mask_rcnn_fpn3_sephv2_evonorm_cosine.py"
@@ -47,10 +46,7 @@ FIELDS = (
 
 
 def load_tool(name: str):
-    spec = importlib.util.spec_from_file_location(name, REPO / "tools" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(REPO / "tools" / f"{name}.py")
 
 
 @pytest.fixture(scope="module")
