@@ -9,7 +9,11 @@ test it with tools/test.py's, and read the work dir as tools/summarize.py does.
 Writes ``<work-dir>/ablation.md`` (bbox and segm tables, mean ± std over folds and
 seeds) and ``<work-dir>/ablation.png``. Finished runs are skipped, so running the
 same command again resumes; a work dir holding runs of another configuration is
-refused. Exit status: 0 done, 1 some run failed, 2 bad input.
+refused. Runs whose RoI heads hold BN are also tested after Precise BN and with
+test-time batch statistics (evaluation arms; the tables add paired differences with
+95 % intervals). Each run takes free cores / ``--jobs`` intra-op threads unless
+``--threads`` or ``OMP_NUM_THREADS`` says otherwise.
+Exit status: 0 done, 1 some run failed, 2 bad input.
 """
 
 from __future__ import annotations
@@ -42,6 +46,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--jobs", type=int, default=1, help="runs at once (one process each)")
     parser.add_argument(
+        "--threads", type=int, help="intra-op threads per run (default: free cores / jobs)"
+    )
+    parser.add_argument(
         "--cfg-options", nargs="+", action=DictAction, default={}, help="key=value for every run"
     )
     args = parser.parse_args(argv)
@@ -59,6 +66,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             parser.error("--schedule must be > 0 and --train-subset >= 1")
     if args.jobs < 1:
         parser.error("--jobs must be >= 1")
+    if args.threads is not None and args.threads < 1:
+        parser.error("--threads must be >= 1")
     args.work_dir = (args.work_dir or Path("work_dirs") / f"ablation_{args.preset}").resolve()
     return args
 
@@ -90,13 +99,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     start = time.monotonic()
     from mmdet_evonorm.ablation import AblationError, Preset, execute_plan, make_plan, resolve_rows
-    from mmdet_evonorm.ablation.execute import FAILED
+    from mmdet_evonorm.ablation.execute import collect_row
     from mmdet_evonorm.analysis.ablation_table import (
-        RowRuns,
         plot_ablation_ap,
         render_ablation_tables,
+        render_arms_table,
+        render_paired_differences,
     )
-    from mmdet_evonorm.analysis.results_table import is_tested, read_run
+    from mmdet_evonorm.engine.threads import choose_threads
 
     preset = Preset(
         args.preset,
@@ -112,16 +122,17 @@ def main(argv: list[str] | None = None) -> int:
     except AblationError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    print(f"[ablate] {len(plan.runs)} runs into {plan.work_dir}", flush=True)
-    failures = execute_plan(plan, args.jobs, lambda line: print(f"[ablate] {line}", flush=True))
-    table = []
-    for row in rows:
-        dirs = [plan.run_dir(r) for r in plan.runs if r.row == row]
-        finished = [read_run(d) for d in dirs if d.is_dir() and is_tested(d)]
-        failed = sum((d / FAILED).is_file() for d in dirs)
-        table.append(RowRuns(row.label, str(row.config), finished, failed))
-    text = header(args, argv, time.monotonic() - start, failures)
-    (plan.work_dir / "ablation.md").write_text(text + render_ablation_tables(table))
+    say = lambda line: print(f"[ablate] {line}", flush=True)  # noqa: E731
+    say(f"{len(plan.runs)} runs into {plan.work_dir}")
+    choose_threads(args.jobs, args.threads, log=say)
+    failures = execute_plan(plan, args.jobs, say)
+    table = [collect_row(plan, row) for row in rows]
+    text = header(args, argv, time.monotonic() - start, failures) + render_ablation_tables(table)
+    text += "\n" + render_arms_table(table)
+    if len(table) > 1:
+        text += "\n" + render_paired_differences(table)
+    print(text, flush=True)
+    (plan.work_dir / "ablation.md").write_text(text)
     plot_ablation_ap(table, plan.work_dir / "ablation.png")
     print(f"[ablate] wrote {plan.work_dir / 'ablation.md'} and ablation.png", flush=True)
     return 1 if failures else 0

@@ -1,6 +1,6 @@
 """``make quickstart``: train and evaluate a CPU-sized Mask R-CNN on the embedded nuclei set.
 
-    python tools/quickstart.py [--work-dir work_dirs/quickstart] [--max-iters N]
+    python tools/quickstart.py [--work-dir work_dirs/quickstart] [--max-iters N] [--threads N]
 
 1. builds ``data/nuclei`` (real DSB2018 nuclei from the stardist wheel; cached),
 2. trains ``configs/quickstart/...`` with ``tools/train.py``'s code path
@@ -11,7 +11,9 @@
    ``<work-dir>/val_predictions.png``.
 
 ``--max-iters 0`` skips training and evaluates the randomly initialised model (the
-untrained baseline of docs/quickstart.md). Paths are relative to the repository root.
+untrained baseline of docs/quickstart.md). The intra-op thread count is the number of
+cores free at the start (one line says so; ``--threads`` or ``OMP_NUM_THREADS``
+overrides it, mmdet_evonorm/engine/threads.py). Paths are relative to the repository root.
 """
 
 from __future__ import annotations
@@ -43,9 +45,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="train this many iterations instead of the config's (schedule scaled to "
         "match); 0 evaluates the untrained model",
     )
+    parser.add_argument(
+        "--threads", type=int, help="intra-op threads (default: the cores free at the start)"
+    )
     args = parser.parse_args(argv)
     if args.max_iters is not None and args.max_iters < 0:
         parser.error("--max-iters must be >= 0")
+    if args.threads is not None and args.threads < 1:
+        parser.error("--threads must be >= 1")
     return args
 
 
@@ -108,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     from mmdet_evonorm.datasets.nuclei import NucleiDatasetError, ensure_nuclei_dataset
     from mmdet_evonorm.engine.checks import UsageError, check_config_file
     from mmdet_evonorm.engine.cli import run_test, run_train
+    from mmdet_evonorm.engine.threads import choose_threads
 
     try:
         check_config_file(args.config)
@@ -116,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"quickstart: error: {err}", file=sys.stderr)
         return 2
     print(f"[quickstart] 1/3 nuclei dataset {action}: {data}", flush=True)
+    choose_threads(1, args.threads, log=lambda line: print(f"[quickstart] {line}", flush=True))
     options = nuclei_data_options(data_root)
     if args.max_iters:
         options.update(schedule_options(Config.fromfile(args.config), args.max_iters))

@@ -6,10 +6,22 @@ cell is the mean over the row's finished runs ± their sample standard deviation
 (``statistics.stdev``, n - 1 in the denominator; no ± with a single run). Δ is the
 difference of the mean mAP to the first row's; train time is minutes per run (the
 logged iteration times summed), eval time the test's seconds per image.
+
+Rows whose RoI heads hold BN also have evaluation arms (``ablation/execute.py``):
+the same checkpoints after Precise BN and with test-time batch statistics. Their
+table gives each arm and its paired change against the as-trained model; the paired
+differences compare every row with the first one under the same arm, run by run on
+the same fold and seed, with a 95 % paired-t interval::
+
+    d_i = AP(row, fold k, seed s) - AP(first row, fold k, seed s)
+    mean(d) ± t(0.975, n - 1) * stdev(d) / sqrt(n)
+
+A row without BN in its heads is unchanged by an arm: its as-trained runs stand in.
 """
 
 from __future__ import annotations
 
+import math
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +32,13 @@ from mmdet_evonorm.rows import ROWS
 from .results_table import SEED_COLUMNS, RunResult, plot_grouped_bars
 
 IOU_TYPES = ("bbox", "segm")
+TRAINED = "trained"
+#: Evaluation arms and their titles, as-trained first.
+ARM_TITLES = {
+    TRAINED: "as trained (EMA statistics)",
+    "precise_bn": "Precise BN",
+    "batch_stats": "test-time batch statistics",
+}
 
 
 @dataclass
@@ -30,6 +49,13 @@ class RowRuns:
     config: str
     runs: list[RunResult] = field(default_factory=list)
     failed: int = 0
+    arms: dict[str, list[RunResult]] = field(default_factory=dict)
+    arms_skipped: bool = False  # no BN in the RoI heads: the arms change nothing
+
+    def arm_runs(self, arm: str) -> dict[str, RunResult]:
+        """Runs of one arm by fold and seed (``'fold0_seed1'``)."""
+        runs = self.runs if arm == TRAINED or self.arms_skipped else self.arms.get(arm, [])
+        return {run.name[len(self.label) + 1 :]: run for run in runs}
 
     def values(self, key: str) -> list[float]:
         return [r.metrics[key] for r in self.runs if r.metrics.get(key) is not None]
@@ -87,3 +113,63 @@ def plot_ablation_ap(rows: list[RowRuns], path: Path) -> None:
         stats = [mean_std(row.values(f"{iou_type}_mAP")) for row in rows]
         series[iou_type] = ([m or 0.0 for m, _ in stats], [s or 0.0 for _, s in stats])
     plot_grouped_bars([row.label for row in rows], series, path)
+
+
+def paired_interval(diffs: list[float]) -> tuple[float, float | None]:
+    """Mean paired difference and the half-width of its 95 % t interval (None for n < 2)."""
+    from scipy.stats import t
+
+    mean = statistics.mean(diffs)
+    if len(diffs) < 2:
+        return mean, None
+    return mean, t.ppf(0.975, len(diffs) - 1) * statistics.stdev(diffs) / math.sqrt(len(diffs))
+
+
+def format_paired(a: dict[str, RunResult], b: dict[str, RunResult], key: str) -> str:
+    """``'+0.120 [+0.050, +0.190] (n=8)'``: a - b over the runs both have."""
+    pairs = [(a[k].metrics.get(key), b[k].metrics.get(key)) for k in sorted(a.keys() & b.keys())]
+    diffs = [x - y for x, y in pairs if x is not None and y is not None]
+    if not diffs:
+        return "—"
+    mean, half = paired_interval(diffs)
+    interval = "" if half is None else f" [{mean - half:+.3f}, {mean + half:+.3f}]"
+    return f"{mean:+.3f}{interval} (n={len(diffs)})"
+
+
+def render_arms_table(rows: list[RowRuns]) -> str:
+    """Markdown: mAP of every evaluation arm per row, and its paired change vs as trained."""
+    arms = [arm for arm in ARM_TITLES if arm != TRAINED]
+    head = ["row", "IoU", ARM_TITLES[TRAINED]]
+    head += [ARM_TITLES[arm] for arm in arms] + [f"{ARM_TITLES[arm]} − trained" for arm in arms]
+    out = ["#### BN evaluation arms (mAP)", ""]
+    out += ["|" + "|".join(head) + "|", "|" + "---|" * len(head)]
+    for row in rows:
+        for iou_type in IOU_TYPES:
+            key = f"{iou_type}_mAP"
+            cells = [row.label, iou_type, format_mean_std(row.values(key))]
+            if row.arms_skipped:
+                cells += ["— (no BN in the RoI heads)"] * (2 * len(arms))
+            else:
+                cells += [format_mean_std(_values(row.arm_runs(arm), key)) for arm in arms]
+                trained = row.arm_runs(TRAINED)
+                cells += [format_paired(row.arm_runs(arm), trained, key) for arm in arms]
+            out.append("|" + "|".join(cells) + "|")
+    return "\n".join(out) + "\n"
+
+
+def render_paired_differences(rows: list[RowRuns]) -> str:
+    """Markdown: every row minus the first, under each arm, paired by fold and seed."""
+    first = rows[0]
+    head = ["row − " + first.label, "arm (both rows)", *(f"Δ {t} mAP [95 % CI]" for t in IOU_TYPES)]
+    out = ["#### Paired differences", "", "|" + "|".join(head) + "|", "|" + "---|" * len(head)]
+    for row in rows[1:]:
+        for arm, title in ARM_TITLES.items():
+            a, b = row.arm_runs(arm), first.arm_runs(arm)
+            cells = [f"{row.label} − {first.label}", title]
+            cells += [format_paired(a, b, f"{t}_mAP") for t in IOU_TYPES]
+            out.append("|" + "|".join(cells) + "|")
+    return "\n".join(out) + "\n"
+
+
+def _values(runs: dict[str, RunResult], key: str) -> list[float]:
+    return [r.metrics[key] for r in runs.values() if r.metrics.get(key) is not None]

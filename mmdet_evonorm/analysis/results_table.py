@@ -104,7 +104,7 @@ def _test_batch_size(run: Path) -> int:
 
 def is_tested(run: Path) -> bool:
     """Whether ``tools/test.py`` wrote COCO metrics into the work dir ``run``."""
-    return bool(_test_logs(run))
+    return run.is_dir() and bool(_test_logs(run))
 
 
 def read_run(run: Path) -> RunResult:

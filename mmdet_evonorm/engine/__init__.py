@@ -1,7 +1,7 @@
 """Hooks, optimizer wrappers and runtime helpers (safe checkpoints, NaN guard, CLIs).
 
 Importing it registers :class:`SafeCheckpointHook`, :class:`AtomicCheckpointHook`,
-:class:`IterationSeedHook`, :class:`NonFiniteGuardHook` and
+:class:`IterationSeedHook`, :class:`NonFiniteGuardHook`, :class:`PreciseBNHook` and
 :class:`NonFiniteGuardOptimWrapper`, and replaces mmengine's URL checkpoint loaders
 with weights-only ones (:mod:`.url_checkpoints`); the command lines of
 ``tools/train.py`` and ``tools/test.py`` live in :mod:`.cli`.
@@ -12,6 +12,7 @@ from .hooks import (
     IterationSeedHook,
     NonFiniteGuardHook,
     NonFiniteLossError,
+    PreciseBNHook,
     SafeCheckpointHook,
 )
 from .optim_wrappers import NonFiniteGuardOptimWrapper
@@ -25,6 +26,7 @@ __all__ = [
     "NonFiniteGuardOptimWrapper",
     "NonFiniteLossError",
     "OFFLINE_DIR_ENV",
+    "PreciseBNHook",
     "SafeCheckpointHook",
     "check_weights_only",
     "convert_checkpoint",

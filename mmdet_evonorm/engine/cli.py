@@ -126,6 +126,22 @@ def test_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def precise_bn_parser() -> argparse.ArgumentParser:
+    parser = _parser(
+        "Re-estimate the BN statistics of a trained checkpoint (Precise BN) into a new file",
+        "the checkpoint's config file",
+    )
+    parser.add_argument("checkpoint", help="trained checkpoint (read only)")
+    parser.add_argument("--out", required=True, help="new checkpoint file (must not exist)")
+    parser.add_argument("--batches", type=int, default=200, help="K training batches (default 200)")
+    parser.add_argument(
+        "--scope", default="roi_head", help="module whose BN layers to update (default roi_head)"
+    )
+    _add_shared_args(parser)
+    parser.set_defaults(work_dir=None)
+    return parser
+
+
 def load_config(args: argparse.Namespace) -> Config:
     """Read the config, apply ``--cfg-options``/``--work-dir``/``--launcher`` and check it."""
     os.environ.setdefault("LOCAL_RANK", str(args.local_rank))
@@ -318,6 +334,13 @@ def _test(args: argparse.Namespace) -> None:
     runner.test()
 
 
+def _precise_bn(args: argparse.Namespace) -> None:
+    from .precise_bn import precise_bn_checkpoint
+
+    cfg = load_config(args)
+    precise_bn_checkpoint(cfg, args.checkpoint, args.out, args.batches, args.scope or None)
+
+
 def _run(job: Callable[[argparse.Namespace], None], args: argparse.Namespace) -> int:
     """Run ``job``; bad input and a non-finite stop end as one ``error:`` line.
 
@@ -362,3 +385,8 @@ def run_train(argv: Sequence[str] | None = None) -> int:
 def run_test(argv: Sequence[str] | None = None) -> int:
     """``tools/test.py``: returns the exit status."""
     return _run(_test, test_parser().parse_args(argv))
+
+
+def run_precise_bn(argv: Sequence[str] | None = None) -> int:
+    """``tools/precise_bn.py``: returns the exit status."""
+    return _run(_precise_bn, precise_bn_parser().parse_args(argv))

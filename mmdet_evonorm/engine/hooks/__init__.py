@@ -3,6 +3,7 @@
 from .atomic_checkpoint_hook import AtomicCheckpointHook
 from .iteration_seed_hook import IterationSeedHook
 from .non_finite_guard_hook import NonFiniteGuardHook, NonFiniteLossError
+from .precise_bn_hook import PreciseBNHook
 from .safe_checkpoint_hook import SafeCheckpointHook
 
 __all__ = [
@@ -10,5 +11,6 @@ __all__ = [
     "IterationSeedHook",
     "NonFiniteGuardHook",
     "NonFiniteLossError",
+    "PreciseBNHook",
     "SafeCheckpointHook",
 ]

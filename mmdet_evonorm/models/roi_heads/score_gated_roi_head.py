@@ -24,6 +24,13 @@ forward, heads without ``score_gated``, ``rcnn_test_cfg=None``) is
 ``StandardRoIHead`` unchanged. The detections are the same: labels and kept
 proposals identical, boxes and scores equal up to float rounding of the smaller
 conv batch.
+
+Test-time BN statistics (``test_cfg.rcnn.bn_stats``): ``'running'`` (default) keeps
+the EMA statistics; ``'batch'`` turns the BN layers of the box and mask heads into
+:class:`~mmdet_evonorm.models.layers.BatchStatsBN`, which normalises with the
+statistics of the RoIs being classified (Wu & Johnson, arXiv 2105.07576, Table 6,
+"mini-batch" inference). Training is unchanged either way, so a checkpoint trained
+with BN heads is evaluated so with ``--cfg-options model.test_cfg.rcnn.bn_stats=batch``.
 """
 
 from __future__ import annotations
@@ -35,6 +42,11 @@ from mmdet.registry import MODELS
 from mmdet.utils import ConfigType, InstanceList
 from torch import Tensor
 
+from ..layers import convert_to_batch_stats
+
+#: Values of ``test_cfg.rcnn.bn_stats``.
+BN_STATS = ("running", "batch")
+
 
 @MODELS.register_module()
 class ScoreGatedRoIHead(StandardRoIHead):
@@ -42,8 +54,21 @@ class ScoreGatedRoIHead(StandardRoIHead):
 
     Arguments: those of ``StandardRoIHead``. The gate uses ``test_cfg.score_thr``;
     it is active only for box heads that provide ``score_gated`` (this package's
-    :class:`NormConvFCBBoxHead` and its presets).
+    :class:`NormConvFCBBoxHead` and its presets). ``test_cfg.bn_stats='batch'``
+    normalises the heads' BN layers with test-time batch statistics.
     """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        bn_stats = (self.test_cfg or {}).get("bn_stats", "running")
+        if bn_stats not in BN_STATS:
+            raise ValueError(
+                f"test_cfg.rcnn.bn_stats={bn_stats!r}: choose one of {', '.join(BN_STATS)}"
+            )
+        if bn_stats == "batch":
+            for head in ("bbox_head", "mask_head"):
+                if getattr(self, head, None) is not None:
+                    convert_to_batch_stats(getattr(self, head))
 
     def predict_bbox(
         self,
