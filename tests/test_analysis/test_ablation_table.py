@@ -8,8 +8,11 @@ from mmdet_evonorm.analysis.ablation_table import (
     RowRuns,
     format_mean_std,
     mean_std,
+    paired_interval,
     plot_ablation_ap,
     render_ablation_tables,
+    render_arms_table,
+    render_paired_differences,
 )
 from mmdet_evonorm.analysis.results_table import RunResult
 from mmdet_evonorm.evaluation import metric_keys
@@ -80,3 +83,40 @@ def test_chart_is_written(tmp_path):
     path = tmp_path / "ablation.png"
     plot_ablation_ap(rows, path)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_paired_interval_is_the_t_interval():
+    diffs = [0.10, 0.14, 0.08, 0.12]
+    mean, half = paired_interval(diffs)
+    # t(0.975, 3) = 3.182446; stdev = 0.025820
+    assert mean == pytest.approx(0.11)
+    assert half == pytest.approx(3.182446 * statistics.stdev(diffs) / 2, rel=1e-6)
+    assert paired_interval([0.3]) == (0.3, None)
+
+
+def _runs(label: str, aps: dict[str, float]) -> list[RunResult]:
+    return [_run(f"{label}_{key}", ap) for key, ap in aps.items()]
+
+
+def test_arms_and_paired_differences_match_runs_by_fold_and_seed():
+    keys = ["fold0_seed0", "fold0_seed1", "fold1_seed0"]
+    bn = RowRuns("C3-cosine", "bn.py", _runs("C3-cosine", dict(zip(keys, [0.1, 0.2, 0.3]))))
+    bn.arms = {
+        "precise_bn": _runs("C3-cosine", dict(zip(keys, [0.15, 0.25, 0.40]))),
+        "batch_stats": _runs("C3-cosine", dict(zip(keys[:2], [0.3, 0.3]))),
+    }
+    evo = RowRuns("C2", "evo.py", _runs("C2", dict(zip(keys[::-1], [0.5, 0.4, 0.2]))))
+    evo.arms_skipped = True
+    arms = render_arms_table([bn, evo])
+    line = next(x for x in arms.splitlines() if x.startswith("|C3-cosine|bbox|"))
+    cells = line.strip("|").split("|")
+    assert cells[2:5] == ["0.200 ± 0.100", "0.267 ± 0.126", "0.300 ± 0.000"]
+    assert cells[5].startswith("+0.067 [") and cells[5].endswith("(n=3)")
+    assert cells[6].startswith("+0.150 [") and cells[6].endswith("(n=2)")  # only paired runs
+    assert "|C2|bbox|" in arms and "— (no BN in the RoI heads)" in arms
+    paired = render_paired_differences([bn, evo]).splitlines()
+    trained = next(x for x in paired if "as trained" in x).strip("|").split("|")
+    # C2 - C3-cosine per fold/seed: 0.2-0.1, 0.4-0.2, 0.5-0.3 (C2 is unchanged by the arms)
+    assert trained[0] == "C2 − C3-cosine" and trained[2].startswith("+0.167 [")
+    batch = next(x for x in paired if "batch statistics" in x).strip("|").split("|")
+    assert batch[2].startswith("+0.000 [") and batch[2].endswith("(n=2)")  # 0.2-0.3, 0.4-0.3
