@@ -40,6 +40,12 @@ fixed-shape partial arrays combined in a fixed order), so for the same input,
 tiling and GPU the float32 results are bit-identical run to run. Results can
 differ in the last bits from the C and PyTorch paths, and from another tiling.
 
+:func:`forward_plan` and :func:`backward_plan` give every launch (kernel, grid,
+scalars, constexprs, num_warps) from the shape alone; :func:`forward` and
+:func:`backward` run them under ``torch.cuda.device(x.device)``, as Triton launches
+on the *current* CUDA device, and :mod:`.evonorm_triton_compile` compiles the same
+plans for sm_80 / sm_90 without a GPU.
+
 ``import triton`` is optional: without it this module still imports and
 :func:`unavailable_reason` says why the kernels cannot run. On CPU tensors the
 kernels run only under Triton's interpreter (``TRITON_INTERPRET=1`` set before
@@ -48,8 +54,9 @@ triton is first imported), which is how the CPU test-suite checks them.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from typing import Tuple
+from typing import Dict, NamedTuple, Tuple
 
 import torch
 from torch import Tensor
@@ -158,6 +165,101 @@ def _fused_grid(num_groups: int, cpg: int, length: int, tiling: Tiling) -> Tuple
     return (-(-num_groups // per),), dict(meta, num_warps=_warps(per * block_c * block_l))
 
 
+class Launch(NamedTuple):
+    """One kernel launch of a plan: ``kernel[grid](*pointers, *scalars, **constexprs,
+    num_warps=num_warps)``; every kernel here takes its tensors first."""
+
+    kernel: object  # a triton.jit function
+    grid: Tuple[int, ...]
+    scalars: tuple
+    constexprs: dict
+    num_warps: int
+
+    def __call__(self, *pointers: Tensor) -> None:
+        """Launch on the current CUDA device (callers enter the tensors' one first)."""
+        meta = dict(self.constexprs, num_warps=self.num_warps)
+        self.kernel[self.grid](*pointers, *self.scalars, **meta)
+
+
+def _launch(kernel, grid: tuple, scalars: tuple, meta: dict) -> Launch:
+    """A :class:`Launch` from ``meta``: the constexprs and ``num_warps``."""
+    constexprs = {k: v for k, v in meta.items() if k != "num_warps"}
+    return Launch(kernel, grid, scalars, constexprs, meta["num_warps"])
+
+
+def forward_plan(
+    shape: Tuple[int, int, int], groups: int, eps: float, tiling: Tiling | None = None
+) -> Dict[str, Launch]:
+    """The launches :func:`forward` makes for x of ``shape`` [N, C, L], by name in order:
+    ``fused_forward``, or ``stats_partial``, ``stats_combine``, ``apply`` (module
+    docstring). Pure (shapes in, no tensor), so the sm_80 / sm_90 compile check
+    (:mod:`.evonorm_triton_compile`) compiles exactly what runs."""
+    tiling = tiling or TILING
+    n, c, length = shape
+    cpg, size = c // groups, c // groups * length
+    fused = _fused_grid(n * groups, cpg, length, tiling)
+    if fused:
+        grid, meta = fused
+        scalars = (n * groups, groups, cpg, length, eps)
+        return {"fused_forward": _launch(_fused_forward, grid, scalars, meta)}
+    block = _pow2(tiling.tile)
+    chunk, splits = _chunk(size, block, tiling)
+    grid, _, row_chunk, meta = _row_grid(n * c, length, tiling)
+    return {
+        "stats_partial": Launch(
+            _stats_partial, (n * groups, splits), (size, chunk, splits),
+            dict(BLOCK=block, STEPS=chunk // block), _warps(block),
+        ),
+        "stats_combine": Launch(
+            _stats_combine, (n * groups,), (size, chunk, splits, eps),
+            dict(BLOCK=_pow2(splits)), 4,
+        ),
+        "apply": _launch(_apply, grid, (n * c, c, cpg, length, row_chunk), meta),
+    }  # fmt: skip
+
+
+def backward_plan(
+    shape: Tuple[int, int, int], groups: int, tiling: Tiling | None = None
+) -> Dict[str, Launch]:
+    """The launches :func:`backward` makes for x of ``shape`` [N, C, L], by name in order:
+    ``fused_backward``, ``bwd_params``, or ``bwd_partials``, ``bwd_coef``,
+    ``bwd_params``, ``bwd_dx`` (module docstring); pure, as :func:`forward_plan`."""
+    tiling = tiling or TILING
+    n, c, length = shape
+    cpg = c // groups
+    steps = _pow2(-(-n // _PARAM_BLOCK_N))  # a power of two: few compiled variants as N varies
+    params = Launch(
+        _bwd_params, (-(-c // _PARAM_BLOCK_C),), (n, c, cpg),
+        dict(BLOCK_N=_PARAM_BLOCK_N, BLOCK_C=_PARAM_BLOCK_C, STEPS=steps), 8,
+    )  # fmt: skip
+    fused = _fused_grid(n * groups, cpg, length, tiling)
+    if fused:
+        grid, meta = fused
+        scalars = (n * groups, groups, cpg, length)
+        return {
+            "fused_backward": _launch(_fused_backward, grid, scalars, meta),
+            "bwd_params": params,
+        }
+    grid, splits, chunk, meta = _row_grid(n * c, length, tiling)
+    block = _pow2(cpg)
+    per = min(max(1, _SMALL_TILE // block), _pow2(n * groups))
+    return {
+        "bwd_partials": _launch(_bwd_partials, grid, (n * c, c, length, splits, chunk), meta),
+        "bwd_coef": Launch(
+            _bwd_coef, (-(-(n * groups) // per),), (n * groups, groups, cpg, cpg * length),
+            dict(ROWS=per, BLOCK=block), 4,
+        ),
+        "bwd_params": params,
+        "bwd_dx": _launch(_bwd_dx, grid, (n * c, c, cpg, length, chunk), meta),
+    }  # fmt: skip
+
+
+def _on_device(device: torch.device):
+    """Context in which to launch on ``device``: Triton launches on the *current* CUDA
+    device, so a tensor on cuda:1 while cuda:0 is current must enter cuda:1 first."""
+    return torch.cuda.device(device) if device.type == "cuda" else contextlib.nullcontext()
+
+
 def forward(
     x: Tensor,
     weight: Tensor,
@@ -179,32 +281,22 @@ def forward(
     Returns:
         tuple[Tensor]: y [N, C, L] in x's dtype; mean, rstd [N, G] in float32.
     """
-    tiling = tiling or TILING
-    n, c, length = x.shape
-    cpg, size = c // groups, c // groups * length
+    n = x.shape[0]
     y = torch.empty_like(x)
     mean, rstd = (x.new_empty(n, groups, dtype=torch.float32) for _ in range(2))
     if x.numel() == 0:
         return y, mean.zero_(), rstd.fill_(1.0)
-    fused = _fused_grid(n * groups, cpg, length, tiling)
-    if fused:
-        grid, meta = fused
-        _fused_forward[grid](
-            x, weight, bias, v, y, mean, rstd, n * groups, groups, cpg, length, eps, **meta
-        )
-        return y, mean, rstd
-    block = _pow2(tiling.tile)
-    chunk, splits = _chunk(size, block, tiling)
-    pmean, pm2 = (x.new_empty(n * groups, splits, dtype=torch.float32) for _ in range(2))
-    _stats_partial[(n * groups, splits)](
-        x, pmean, pm2, size, chunk, splits, BLOCK=block, STEPS=chunk // block,
-        num_warps=_warps(block),
-    )  # fmt: skip
-    _stats_combine[(n * groups,)](
-        pmean, pm2, mean, rstd, size, chunk, splits, eps, BLOCK=_pow2(splits), num_warps=4
-    )
-    grid, _, chunk, meta = _row_grid(n * c, length, tiling)
-    _apply[grid](x, weight, bias, v, y, rstd, n * c, c, cpg, length, chunk, **meta)
+    plan = forward_plan(tuple(x.shape), groups, eps, tiling)
+    with _on_device(x.device):
+        if "fused_forward" in plan:
+            plan["fused_forward"](x, weight, bias, v, y, mean, rstd)
+            return y, mean, rstd
+        # partial statistics [N * G, chunks]: the shape of stats_partial's grid
+        shape = plan["stats_partial"].grid
+        pmean, pm2 = (x.new_empty(shape, dtype=torch.float32) for _ in range(2))
+        plan["stats_partial"](x, pmean, pm2)
+        plan["stats_combine"](pmean, pm2, mean, rstd)
+        plan["apply"](x, weight, bias, v, y, rstd)
     return y, mean, rstd
 
 
@@ -228,47 +320,31 @@ def backward(
     Returns:
         tuple[Tensor]: dx [N, C, L] in x's dtype; dweight, dbias, dv [C] in float32.
     """
-    tiling = tiling or TILING
-    n, c, length = x.shape
-    groups = mean.shape[1]
-    cpg = c // groups
+    n, c, _ = x.shape
     dx = torch.empty_like(x)
     if x.numel() == 0:
         return dx, *(weight.new_zeros(c) for _ in range(3))
     dw, db, dv = (weight.new_empty(c) for _ in range(3))
-    fused = _fused_grid(n * groups, cpg, length, tiling)
-    if fused:
-        pqb = x.new_empty(3, n * c, dtype=torch.float32)
-        grid, meta = fused
-        _fused_backward[grid](
-            x, dy, weight, v, mean, rstd, dx, pqb, n * groups, groups, cpg, length, **meta
-        )
-        _param_grads(pqb, weight, rstd, dw, db, dv, n, c, cpg)
-        return dx, dw, db, dv
-    grid, splits, chunk, meta = _row_grid(n * c, length, tiling)
-    part = x.new_empty(3, n * c, splits, dtype=torch.float32)
-    _bwd_partials[grid](x, dy, v, part, n * c, c, length, splits, chunk, **meta)
-    pqb = part.sum(2) if splits > 1 else part.view(3, n * c)  # fixed order: deterministic
-    coef = torch.empty_like(rstd)
-    block = _pow2(cpg)
-    per = min(max(1, _SMALL_TILE // block), _pow2(n * groups))
-    _bwd_coef[(-(-(n * groups) // per),)](
-        pqb, weight, rstd, coef, n * groups, groups, cpg, cpg * length, ROWS=per, BLOCK=block
-    )
-    _param_grads(pqb, weight, rstd, dw, db, dv, n, c, cpg)
-    _bwd_dx[grid](x, dy, weight, v, mean, rstd, coef, dx, n * c, c, cpg, length, chunk, **meta)
+    plan = backward_plan(tuple(x.shape), mean.shape[1], tiling)
+    with _on_device(x.device):
+        if "fused_backward" in plan:
+            pqb = x.new_empty(3, n * c, dtype=torch.float32)
+            plan["fused_backward"](x, dy, weight, v, mean, rstd, dx, pqb)
+            plan["bwd_params"](pqb, weight, rstd, dw, db, dv)
+            return dx, dw, db, dv
+        splits = plan["bwd_partials"].grid[1]
+        part = x.new_empty(3, n * c, splits, dtype=torch.float32)
+        plan["bwd_partials"](x, dy, v, part)
+        pqb = part.sum(2) if splits > 1 else part.view(3, n * c)  # fixed order: deterministic
+        coef = torch.empty_like(rstd)
+        plan["bwd_coef"](pqb, weight, rstd, coef)
+        plan["bwd_params"](pqb, weight, rstd, dw, db, dv)
+        plan["bwd_dx"](x, dy, weight, v, mean, rstd, coef, dx)
     return dx, dw, db, dv
 
 
 # Compile-time (tl.constexpr) kernel arguments are upper case, as in Triton's own code.
 # ruff: noqa: N803
-def _param_grads(pqb, weight, rstd, dw, db, dv, n: int, c: int, cpg: int) -> None:
-    """dweight, dbias, dv [C] from the rows' P, Q, B (``pqb`` [3, N * C])."""
-    steps = _pow2(-(-n // _PARAM_BLOCK_N))  # a power of two: few compiled variants as N varies
-    _bwd_params[(-(-c // _PARAM_BLOCK_C),)](
-        pqb, weight, rstd, dw, db, dv, n, c, cpg,
-        BLOCK_N=_PARAM_BLOCK_N, BLOCK_C=_PARAM_BLOCK_C, STEPS=steps, num_warps=8,
-    )  # fmt: skip
 
 
 if triton is not None:
