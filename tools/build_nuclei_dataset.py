@@ -14,7 +14,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from mmdet_evonorm.datasets.nuclei import NucleiDatasetError, ensure_nuclei_dataset
+from mmdet_evonorm.checks import ArgumentParser, exits_on_bad_input
+from mmdet_evonorm.datasets.nuclei import ensure_nuclei_dataset
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO / "data" / "nuclei"
@@ -22,7 +23,7 @@ DEFAULT_CACHE = REPO / "data" / "sources"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="dataset root")
     parser.add_argument(
         "--cache", type=Path, default=DEFAULT_CACHE, help="where the wheel is downloaded"
@@ -32,13 +33,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+@exits_on_bad_input
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    try:
-        out, action = ensure_nuclei_dataset(args.out, args.wheel, args.cache, args.force)
-    except NucleiDatasetError as err:
-        print(f"build_nuclei_dataset: error: {err}", file=sys.stderr)
-        return 1
+    out, action = ensure_nuclei_dataset(args.out, args.wheel, args.cache, args.force)
     print(f"nuclei dataset {action}: {out}")
     return 0
 

@@ -8,22 +8,19 @@ unpickled with ``weights_only=False``, which runs any code the file holds. OUT
 message hub in the form ``tools/test.py`` and ``--resume`` load safely.
 """
 
-import argparse
 import sys
 
-from mmdet_evonorm.engine.safe_checkpoint import CheckpointError, convert_checkpoint
+from mmdet_evonorm.checks import ArgumentParser, exits_on_bad_input
+from mmdet_evonorm.engine.safe_checkpoint import convert_checkpoint
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+@exits_on_bad_input
+def main(argv: list[str] | None = None) -> int:
+    parser = ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("src", help="checkpoint to convert (a file you trust)")
     parser.add_argument("dst", help="output path (must not exist)")
-    args = parser.parse_args()
-    try:
-        convert_checkpoint(args.src, args.dst, log=lambda msg: print(msg, file=sys.stderr))
-    except (FileExistsError, CheckpointError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    args = parser.parse_args(argv)
+    convert_checkpoint(args.src, args.dst, log=lambda msg: print(msg, file=sys.stderr))
     print(f"wrote {args.dst} (loads with torch.load(weights_only=True))")
     return 0
 

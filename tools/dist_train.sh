@@ -6,9 +6,4 @@
 # NPROC processes per node: one per GPU, or CPU processes on a machine without one
 # (gloo; see docs/tools.md). Multi-node: NNODES, NODE_RANK, MASTER_ADDR, PORT.
 set -euo pipefail
-CONFIG=$1
-if [ ! -f "$CONFIG" ]; then
-    echo "error: config file '$CONFIG' not found; pass the path of a .py config" >&2
-    exit 2
-fi
-exec bash "$(dirname "$0")/launch.sh" torchrun "$2" train.py "$CONFIG" "${@:3}"
+exec bash "$(dirname "$0")/launch.sh" torchrun "$2" train.py "$1" "${@:3}"

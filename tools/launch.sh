@@ -4,7 +4,9 @@
 #   bash tools/launch.sh torchrun NPROC SCRIPT ARGS...    # torch.distributed.run
 #   bash tools/launch.sh slurm PARTITION JOB SCRIPT ARGS... # srun, one task per GPU
 #
-# torchrun: NNODES, NODE_RANK, MASTER_ADDR, PORT. slurm: GPUS, GPUS_PER_NODE,
+# torchrun: one process runs SCRIPT's input checks first (--check-only), so bad input is
+# one error line and exit status 2, not one per worker; then NNODES, NODE_RANK,
+# MASTER_ADDR, PORT. slurm: GPUS, GPUS_PER_NODE,
 # CPUS_PER_TASK, SRUN_ARGS, GRES (empty on CPU-only nodes: tasks then use gloo).
 # PYTHON defaults to the repo's .venv when it exists. See docs/tools.md.
 set -euo pipefail
@@ -22,6 +24,7 @@ case "$MODE" in
 torchrun)
     NPROC=$1
     SCRIPT=$2
+    "$PYTHON" "$ROOT/tools/$SCRIPT" "${@:3}" --check-only
     exec "$PYTHON" -m torch.distributed.run \
         --nnodes="${NNODES:-1}" \
         --node_rank="${NODE_RANK:-0}" \

@@ -11,6 +11,7 @@ overwritten. See :mod:`mmdet_evonorm.datasets.synthetic`.
 import argparse
 import sys
 
+from mmdet_evonorm.checks import ArgumentParser, exits_on_bad_input
 from mmdet_evonorm.datasets.synthetic import make_synthetic_coco
 
 
@@ -21,22 +22,17 @@ def _split(text: str) -> tuple[str, int]:
     return name, int(count)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+@exits_on_bad_input
+def main(argv: list[str] | None = None) -> int:
+    parser = ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", help="dataset root to create")
     parser.add_argument("--splits", nargs="+", type=_split, default=[("train", 8), ("val", 3)])
     parser.add_argument("--size", type=int, default=128, help="image side in pixels")
     parser.add_argument("--classes", type=int, default=3, help="number of shape classes (1-3)")
     parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     for name, count in args.splits:
-        try:
-            ann_file = make_synthetic_coco(
-                args.out, name, count, args.size, args.classes, args.seed
-            )
-        except (FileExistsError, ValueError) as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
+        ann_file = make_synthetic_coco(args.out, name, count, args.size, args.classes, args.seed)
         print(f"wrote {ann_file} ({count} images)")
     return 0
 

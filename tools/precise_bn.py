@@ -12,7 +12,7 @@ without BN layers ends as one ``error:`` line, exit status 2 (docs/tools.md).
 import sys
 
 import mmdet_evonorm  # noqa: F401  (registers the package's modules and hooks)
-from mmdet_evonorm.engine.cli import run_precise_bn
+from mmdet_evonorm.engine.cli import run_precise_bn as main
 
 if __name__ == "__main__":
-    sys.exit(run_precise_bn())
+    sys.exit(main())

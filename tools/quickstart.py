@@ -26,6 +26,7 @@ import sys
 import time
 from pathlib import Path
 
+from mmdet_evonorm.checks import ArgumentParser, exits_on_bad_input
 from mmdet_evonorm.presets import nuclei_data_options, schedule_options
 
 REPO = Path(__file__).resolve().parents[1]
@@ -35,7 +36,7 @@ PICTURE = "val_predictions.png"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default=str(REPO / CONFIG), help="quickstart config")
     parser.add_argument("--work-dir", default="work_dirs/quickstart", help="output dir")
     parser.add_argument("--data-root", default="data/nuclei", help="nuclei dataset dir")
@@ -101,6 +102,7 @@ def format_table(metrics: dict) -> str:
     return "\n".join(lines)
 
 
+@exits_on_bad_input
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     work_dir = Path(args.work_dir).resolve()
@@ -112,17 +114,13 @@ def main(argv: list[str] | None = None) -> int:
     from mmengine.config import Config
     from mmengine.runner import find_latest_checkpoint
 
-    from mmdet_evonorm.datasets.nuclei import NucleiDatasetError, ensure_nuclei_dataset
-    from mmdet_evonorm.engine.checks import UsageError, check_config_file
+    from mmdet_evonorm.checks.files import check_config_file
+    from mmdet_evonorm.datasets.nuclei import ensure_nuclei_dataset
     from mmdet_evonorm.engine.cli import run_test, run_train
     from mmdet_evonorm.engine.threads import choose_threads
 
-    try:
-        check_config_file(args.config)
-        data, action = ensure_nuclei_dataset(data_root)
-    except (NucleiDatasetError, UsageError) as err:
-        print(f"quickstart: error: {err}", file=sys.stderr)
-        return 2
+    check_config_file(args.config)
+    data, action = ensure_nuclei_dataset(data_root)
     print(f"[quickstart] 1/3 nuclei dataset {action}: {data}", flush=True)
     choose_threads(1, args.threads, log=lambda line: print(f"[quickstart] {line}", flush=True))
     options = nuclei_data_options(data_root)

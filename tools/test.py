@@ -10,7 +10,7 @@ model; bad input exits with status 2 (docs/tools.md, docs/reliability.md).
 import sys
 
 import mmdet_evonorm  # noqa: F401  (registers the package's modules and hooks)
-from mmdet_evonorm.engine.cli import run_test
+from mmdet_evonorm.engine.cli import run_test as main
 
 if __name__ == "__main__":
-    sys.exit(run_test())
+    sys.exit(main())

@@ -10,7 +10,7 @@ docs/reliability.md; the logic is in :mod:`mmdet_evonorm.engine.cli`.
 import sys
 
 import mmdet_evonorm  # noqa: F401  (registers the package's modules and hooks)
-from mmdet_evonorm.engine.cli import run_train
+from mmdet_evonorm.engine.cli import run_train as main
 
 if __name__ == "__main__":
-    sys.exit(run_train())
+    sys.exit(main())

@@ -77,8 +77,8 @@ def run_arms(config: str, run_dir: Path, final: Path) -> tuple[int, str]:
     """
     from mmengine.config import Config
 
+    from mmdet_evonorm.checks.builds import build_model_up_front
     from mmdet_evonorm.engine.cli import run_precise_bn, run_test
-    from mmdet_evonorm.engine.model_checks import build_model_up_front
     from mmdet_evonorm.engine.precise_bn import bn_layers
 
     arms = run_dir / ARMS_DIR

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from mmengine.config import Config
 
+from mmdet_evonorm.checks import BadInputError
 from mmdet_evonorm.presets import (
     apply_nuclei_cpu_sizing,
     scaled_max_iters,
@@ -34,7 +35,7 @@ from mmdet_evonorm.rows import ROWS, configs_dir, row_for_config
 PRESETS = ("nuclei", "coco")
 
 
-class AblationError(ValueError):
+class AblationError(BadInputError):
     """Bad input: one line naming the row, option or file, and what to do."""
 
 

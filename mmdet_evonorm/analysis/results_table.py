@@ -20,6 +20,7 @@ from pathlib import Path
 
 from mmengine.config import Config
 
+from mmdet_evonorm.checks import BadInputError
 from mmdet_evonorm.evaluation import COCO_STAT_NAMES
 from mmdet_evonorm.rows import BASELINE, ROWS, row_for_config
 
@@ -130,7 +131,7 @@ def read_run(run: Path) -> RunResult:
 def collect_runs(root: Path) -> list[RunResult]:
     """Every run under ``root`` that has COCO metrics, in seed-row order, then by name."""
     if not root.is_dir():
-        raise FileNotFoundError(f"{root}: not a directory (pass the work_dirs folder)")
+        raise BadInputError(f"{root}: not a directory (pass the work_dirs folder)")
     runs = []
     for run in sorted(p for p in root.iterdir() if p.is_dir()):
         try:

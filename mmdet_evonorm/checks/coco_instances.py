@@ -12,8 +12,8 @@ later as a bad AP, or a missing image as a crash in the middle of training.
     geometry    bbox w, h > 0; polygons with >= 3 points and an even length
     files       every image to be loaded exists under the image folder, non-empty
 
-Each failure raises :class:`AnnotationError` with one line naming the file, the
-entry and what to do. Degenerate annotations are an error only above
+Each failure raises :class:`~.bad_input.BadInputError` with one line naming the
+file, the entry and what to do. Degenerate annotations are an error only above
 :data:`MAX_DEGENERATE_FRACTION` of the annotations of the config's classes
 (mmdet has always dropped them silently, so a set with a few has trained
 before; many point to a broken converter); below it they come back as a
@@ -27,13 +27,11 @@ import os
 import os.path as osp
 from collections.abc import Iterator, Sequence
 
+from .bad_input import BadInputError
+
 #: Share of degenerate annotations above which a file is treated as broken.
 MAX_DEGENERATE_FRACTION = 1e-3
 IMAGE_KEYS = ("id", "file_name", "width", "height")
-
-
-class AnnotationError(ValueError):
-    """An annotation file that cannot be trained or tested on (the message is one line)."""
 
 
 def check_coco_instances(
@@ -56,7 +54,7 @@ def check_coco_instances(
             needed and only those must exist.
 
     Raises:
-        AnnotationError: For the first problem found.
+        BadInputError: For the first problem found.
     """
     coco = _load(ann_file)
     images = _images(coco, ann_file)
@@ -64,7 +62,7 @@ def check_coco_instances(
     counts, degenerate, used = _annotations(coco, ann_file, images, category_ids)
     warnings = _degenerate_verdict(ann_file, degenerate, used)
     if classes is not None and annotated_only and not counts:
-        raise AnnotationError(
+        raise BadInputError(
             f"{ann_file}: no image has an annotation of the classes {tuple(classes)}; "
             "training would have no data (check metainfo.classes against the categories)"
         )
@@ -79,14 +77,14 @@ def _load(ann_file: str) -> dict:
         with open(ann_file, encoding="utf-8") as file:
             coco = json.load(file)
     except json.JSONDecodeError as exc:
-        raise AnnotationError(
+        raise BadInputError(
             f"{ann_file} is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno}); "
             "fix or regenerate the file"
         ) from None
     except UnicodeDecodeError:
-        raise AnnotationError(f"{ann_file} is not UTF-8 text; is it a JSON file?") from None
+        raise BadInputError(f"{ann_file} is not UTF-8 text; is it a JSON file?") from None
     if not isinstance(coco, dict) or not isinstance(coco.get("images"), list):
-        raise AnnotationError(
+        raise BadInputError(
             f"{ann_file} is not a COCO instances file (no 'images' list); it needs "
             "'images', 'annotations' and 'categories'"
         )
@@ -97,11 +95,11 @@ def _entries(coco: dict, key: str, ann_file: str, required: Sequence[str]) -> It
     """The dicts of ``coco[key]`` (absent = empty), each with the ``required`` keys."""
     entries = coco.get(key, [])
     if not isinstance(entries, list):
-        raise AnnotationError(f"{ann_file}: '{key}' must be a list, got {type(entries).__name__}")
+        raise BadInputError(f"{ann_file}: '{key}' must be a list, got {type(entries).__name__}")
     for index, entry in enumerate(entries):
         missing = [name for name in required if not isinstance(entry, dict) or name not in entry]
         if missing:
-            raise AnnotationError(
+            raise BadInputError(
                 f"{ann_file}: {key}[{index}] lacks {', '.join(map(repr, missing))} "
                 f"(each entry needs {', '.join(required)})"
             )
@@ -112,7 +110,7 @@ def _unique(ann_file: str, key: str, entries: Iterator[dict]) -> dict:
     by_id = {}
     for entry in entries:
         if entry["id"] in by_id:
-            raise AnnotationError(
+            raise BadInputError(
                 f"{ann_file}: id {entry['id']!r} appears twice in '{key}'; ids must be unique"
             )
         by_id[entry["id"]] = entry
@@ -131,7 +129,7 @@ def _categories(coco: dict, ann_file: str, classes: Sequence[str] | None) -> dic
     names = {category["name"] for category in categories.values()}
     missing = [name for name in classes or () if name not in names]
     if missing:
-        raise AnnotationError(
+        raise BadInputError(
             f"{ann_file}: no category named {', '.join(map(repr, missing))} (the config's "
             f"metainfo.classes); the file's categories are {', '.join(sorted(names)) or 'none'}; "
             "make the class names match"
@@ -148,12 +146,12 @@ def _annotations(coco: dict, ann_file: str, images: dict, category_ids: dict):
     for ann in _unique(ann_file, "annotations", entries).values():
         where = f"annotation id {ann['id']!r}"
         if ann["image_id"] not in images:
-            raise AnnotationError(
+            raise BadInputError(
                 f"{ann_file}: {where} refers to image_id={ann['image_id']!r}, which is not "
                 "in 'images'; fix or remove the annotation"
             )
         if ann["category_id"] not in category_ids:
-            raise AnnotationError(
+            raise BadInputError(
                 f"{ann_file}: {where} has category_id={ann['category_id']!r}, which is not in "
                 f"'categories' (ids {sorted(category_ids)}); fix the annotation or add the category"
             )
@@ -173,7 +171,7 @@ def _geometry_problem(ann: dict, ann_file: str, where: str) -> str | None:
         and len(bbox) == 4
         and all(isinstance(v, int | float) and not isinstance(v, bool) for v in bbox)
     ):
-        raise AnnotationError(
+        raise BadInputError(
             f"{ann_file}: {where} has bbox={bbox!r}; it must be [x, y, width, height] numbers"
         )
     if bbox[2] <= 0 or bbox[3] <= 0:
@@ -197,7 +195,7 @@ def _degenerate_verdict(ann_file: str, degenerate: list[str], used: int) -> list
         f"degenerate, e.g. {degenerate[0]}"
     )
     if len(degenerate) > MAX_DEGENERATE_FRACTION * used:
-        raise AnnotationError(
+        raise BadInputError(
             f"{summary}; fix or remove them (above {MAX_DEGENERATE_FRACTION:.1%} the file is "
             "treated as broken; mmdet would silently drop them)"
         )
@@ -214,12 +212,12 @@ def _check_image_files(ann_file: str, image_dir: str, images: list[dict]) -> Non
             missing.append(image["file_name"])
             continue
         if size == 0:
-            raise AnnotationError(
+            raise BadInputError(
                 f"image {path} is empty (0 bytes); replace it or remove image id "
                 f"{image['id']!r} from {ann_file}"
             )
     if missing:
-        raise AnnotationError(
+        raise BadInputError(
             f"{len(missing)} of {len(images)} images listed in {ann_file} are missing under "
             f"{image_dir!r} (first: {missing[0]!r}); point data_root / data_prefix.img at the "
             "image folder"

@@ -59,6 +59,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..checks import BadInputError
+
 #: Bump when the output of the builder changes (invalidates caches).
 FORMAT_VERSION = 1
 STARDIST_REQUIREMENT = "stardist==0.9.2"
@@ -119,7 +121,7 @@ INFO = {
 }
 
 
-class NucleiDatasetError(RuntimeError):
+class NucleiDatasetError(BadInputError):
     """A user-facing failure of the builder (bad input, conflicting output)."""
 
 

@@ -24,6 +24,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..checks import BadInputError
+from ..checks.files import check_creatable_dir
+
 CLASSES = ("square", "disc", "triangle")
 GRID = 2  # cells per side
 DISC_VERTICES = 16
@@ -106,17 +109,18 @@ def make_synthetic_coco(
         Path: The annotation file.
 
     Raises:
-        ValueError: For an unsupported ``num_classes`` or ``image_size``.
-        FileExistsError: If the annotation file already exists.
+        BadInputError: For an unsupported ``num_classes`` or ``image_size``, an
+            ``out_dir`` that cannot be a folder, or an annotation file that exists.
     """
     if not 1 <= num_classes <= len(CLASSES):
-        raise ValueError(f"num_classes must be 1..{len(CLASSES)}, got {num_classes}")
+        raise BadInputError(f"num_classes must be 1..{len(CLASSES)}, got {num_classes}")
     if image_size < 32:
-        raise ValueError(f"image_size must be at least 32 px, got {image_size}")
+        raise BadInputError(f"image_size must be at least 32 px, got {image_size}")
+    check_creatable_dir(str(out_dir), "OUT")
     root = Path(out_dir)
     ann_file = root / "annotations" / f"instances_{split}.json"
     if ann_file.exists():
-        raise FileExistsError(f"{ann_file} already exists; remove it or choose another folder")
+        raise BadInputError(f"{ann_file} already exists; remove it or choose another folder")
     (root / split).mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng([seed, zlib.crc32(split.encode())])
     images, annotations = [], []

@@ -3,10 +3,12 @@
 They take mmdet 3.3.0's arguments (``mmdet/.mim/tools/{train,test}.py``) and
 add, before the runner is built:
 
-* up-front checks (config, registered types, annotation files and images, the
-  model built once, checkpoints, URL ones included, and whether they fit the model), each failing
-  with one ``error: ...`` line on stderr and exit status 2 before anything is
-  written (:mod:`.checks`, :mod:`.model_checks`);
+* up-front checks (config, registered types, work dir, annotation files and
+  images, checkpoints, URL ones included, the model and whether the checkpoints
+  fit it, the optimizer and schedulers), each failing with one ``error: ...``
+  line on stderr and exit status 2 before anything is written
+  (:mod:`mmdet_evonorm.checks`; ``--check-only`` stops after them);
+* the model built once, up front, and handed to the runner (:mod:`.runner_build`);
 * :class:`~.hooks.SafeCheckpointHook`, so checkpoints load weights-only;
 * for training, the reliability defaults a config lacks (docs/reliability.md):
   :class:`~.hooks.AtomicCheckpointHook` for ``CheckpointHook``,
@@ -35,25 +37,24 @@ from collections.abc import Callable, Sequence
 from mmdet.engine.hooks.utils import trigger_visualization_hook
 from mmdet.utils import setup_cache_size_limit_of_dynamo
 from mmengine.config import Config, ConfigDict, DictAction
-from mmengine.config.utils import ConfigParsingError
 from mmengine.device import get_device
 from mmengine.runner import find_latest_checkpoint
 
-from .checks import (
-    UsageError,
-    check_annotation_files,
+from ..checks import EXIT_BAD_INPUT, ArgumentParser, BadInputError, print_error
+from ..checks.annotations import check_annotation_files
+from ..checks.builds import check_optimizer_and_schedulers
+from ..checks.checkpoints import (
     check_checkpoint,
-    check_config_file,
-    check_model_type,
-    check_num_classes,
+    check_local_checkpoint_fits,
     check_pretrained_checkpoints,
-    check_registered_types,
     check_resume_and_load,
 )
-from .cpu_distributed import init_cpu_distributed, needs_cpu_process_group, process_group_scope
+from ..checks.config import check_num_classes, check_types, read_config
+from ..checks.config_walk import leaf_datasets
+from ..checks.files import check_creatable_dir
+from .cpu_distributed import process_group_scope
 from .hooks import NonFiniteLossError
-from .model_checks import build_model_up_front, check_checkpoint_fits
-from .safe_checkpoint import CheckpointError, check_weights_only
+from .runner_build import build_model_for_run, build_runner
 
 SAFE_CHECKPOINT_HOOK = "SafeCheckpointHook"
 #: ``default_hooks`` entries that training adds when the config lacks the key
@@ -62,16 +63,24 @@ RELIABILITY_HOOKS = dict(
     non_finite_guard=dict(type="NonFiniteGuardHook", max_skips=0),
     iteration_seed=dict(type="IterationSeedHook"),
 )
-EXIT_BAD_INPUT = 2
 EXIT_NON_FINITE = 3
 #: mmcv's ``LoadImageFromFile`` message for an image that does not decode.
 _UNDECODABLE_IMAGE = re.compile(r"failed to load image: (.+)")
 
 
 def _parser(description: str, config_help: str) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=description)
+    parser = ArgumentParser(description=description)
     parser.add_argument("config", help=config_help)
     return parser
+
+
+def _add_check_only(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--check-only",
+        action="store_true",
+        help="run the input checks (the model and optimizer built on the CPU), then exit: "
+        "0 when the run would start; nothing is written",
+    )
 
 
 def _add_shared_args(parser: argparse.ArgumentParser) -> None:
@@ -107,6 +116,7 @@ def train_parser() -> argparse.ArgumentParser:
         help="resume from this checkpoint, or without a path from the latest "
         "checkpoint in the work dir",
     )
+    _add_check_only(parser)
     _add_shared_args(parser)
     return parser
 
@@ -122,6 +132,7 @@ def test_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--wait-time", type=float, default=2, help="the interval of --show (s)")
     parser.add_argument("--tta", action="store_true", help="test-time augmentation (flip)")
+    _add_check_only(parser)
     _add_shared_args(parser)
     return parser
 
@@ -145,8 +156,7 @@ def precise_bn_parser() -> argparse.ArgumentParser:
 def load_config(args: argparse.Namespace) -> Config:
     """Read the config, apply ``--cfg-options``/``--work-dir``/``--launcher`` and check it."""
     os.environ.setdefault("LOCAL_RANK", str(args.local_rank))
-    check_config_file(args.config)
-    cfg = _read_config(args.config)
+    cfg = read_config(args.config)
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
@@ -154,28 +164,11 @@ def load_config(args: argparse.Namespace) -> Config:
         cfg.work_dir = args.work_dir
     elif cfg.get("work_dir") is None:
         cfg.work_dir = osp.join("./work_dirs", osp.splitext(osp.basename(args.config))[0])
-    check_model_type(cfg)
-    check_registered_types(cfg)
+    check_types(cfg)
     custom_hooks = list(cfg.get("custom_hooks") or [])
     if all(hook.get("type") != SAFE_CHECKPOINT_HOOK for hook in custom_hooks):
         cfg.custom_hooks = [*custom_hooks, dict(type=SAFE_CHECKPOINT_HOOK)]
     return cfg
-
-
-def _read_config(path: str) -> Config:
-    """``Config.fromfile``; a base it cannot read ends as one line naming it (UsageError)."""
-    try:
-        return Config.fromfile(path)
-    except ConfigParsingError as exc:  # e.g. `read_base()` importing a row that does not exist
-        raise UsageError(f"{path}: {exc}") from None
-    except RuntimeError as exc:  # an old-style `_base_` naming a pure-Python config
-        if "inheritance chain must match" not in str(exc):
-            raise
-        raise UsageError(
-            f"{path}: an old-style config (`_base_ = ...`) cannot inherit a pure-Python one, "
-            "such as this package's rows; inherit with `with read_base(): from "
-            "mmdet_evonorm.configs.<row> import *` (README: Use in your own project)"
-        ) from None
 
 
 def use_reliability_defaults(cfg: Config) -> None:
@@ -207,12 +200,12 @@ def configure_train(cfg: Config, args: argparse.Namespace) -> None:
     use_reliability_defaults(cfg)
     if args.amp:
         if get_device() == "cpu":
-            raise UsageError("--amp needs a CUDA (or NPU/MLU/MUSA) device; this machine has none")
+            raise BadInputError("--amp needs a CUDA (or NPU/MLU/MUSA) device; this one has none")
         cfg.optim_wrapper.type = "AmpOptimWrapper"
         cfg.optim_wrapper.loss_scale = "dynamic"
     if args.auto_scale_lr:
         if not {"enable", "base_batch_size"} <= set(cfg.get("auto_scale_lr") or {}):
-            raise UsageError(
+            raise BadInputError(
                 "--auto-scale-lr needs auto_scale_lr=dict(enable=False, base_batch_size=N) "
                 "in the config"
             )
@@ -222,6 +215,7 @@ def configure_train(cfg: Config, args: argparse.Namespace) -> None:
         cfg.resume, cfg.load_from = True, None
     elif args.resume is not None:
         cfg.resume, cfg.load_from = True, args.resume
+    check_creatable_dir(cfg.work_dir, "work_dir")
     _warn(check_annotation_files(cfg, ("train_dataloader", "val_dataloader")))
     check_num_classes(cfg, "train_dataloader")
     check_resume_and_load(cfg)
@@ -233,7 +227,7 @@ def _check_skips_can_be_skipped(cfg: Config) -> None:
     guard = cfg.default_hooks.get("non_finite_guard") or {}
     wrapper_type = (cfg.get("optim_wrapper") or {}).get("type")
     if guard.get("max_skips") and wrapper_type != "NonFiniteGuardOptimWrapper":
-        raise UsageError(
+        raise BadInputError(
             f"default_hooks.non_finite_guard.max_skips={guard.max_skips} needs "
             f"optim_wrapper.type='NonFiniteGuardOptimWrapper' (got {wrapper_type!r}; with "
             "--amp the GradScaler skips overflowing steps itself): set max_skips=0"
@@ -243,18 +237,19 @@ def _check_skips_can_be_skipped(cfg: Config) -> None:
 def configure_test(cfg: Config, args: argparse.Namespace) -> None:
     """Apply the checkpoint, ``--show``/``--show-dir`` and ``--tta``, then check the inputs."""
     if args.out is not None and not args.out.endswith((".pkl", ".pickle")):
-        raise UsageError(f"--out {args.out!r} must name a .pkl file")
+        raise BadInputError(f"--out {args.out!r} must name a .pkl file")
     check_checkpoint(args.checkpoint, "the checkpoint to test")
     cfg.load_from = args.checkpoint
     if args.show or args.show_dir:
         if "visualization" not in cfg.get("default_hooks", {}):
-            raise UsageError(
+            raise BadInputError(
                 "--show/--show-dir need default_hooks.visualization "
                 "(e.g. dict(type='DetVisualizationHook')) in the config"
             )
         trigger_visualization_hook(cfg, args)
     if args.tta:
         _use_flip_tta(cfg)
+    check_creatable_dir(cfg.work_dir, "work_dir")
     _warn(check_annotation_files(cfg, ("test_dataloader",)))
     check_num_classes(cfg, "test_dataloader")
 
@@ -262,21 +257,6 @@ def configure_test(cfg: Config, args: argparse.Namespace) -> None:
 def _warn(lines: list[str]) -> None:
     for line in lines:
         print(f"warning: {line}", file=sys.stderr)
-
-
-def check_model(cfg: Config, checkpoint: str | None, use: str) -> None:
-    """Build the model once (config errors as one line) and check ``checkpoint`` fits it.
-
-    Args:
-        cfg (Config): Full config.
-        checkpoint (str, optional): Local checkpoint to compare; None or a remote
-            path skips the comparison.
-        use (str): ``'resume'``, ``'test'`` or ``'load_from'``.
-    """
-    model = build_model_up_front(cfg)
-    if checkpoint and "://" not in checkpoint:
-        model = getattr(model, "module", model)  # a test-time-augmentation wrapper
-        check_checkpoint_fits(model, check_weights_only(checkpoint), checkpoint, use)
 
 
 def _training_checkpoint(cfg: Config) -> tuple[str | None, str]:
@@ -291,10 +271,8 @@ def _use_flip_tta(cfg: Config) -> None:
     if "tta_model" not in cfg:
         nms = dict(type="nms", iou_threshold=0.5)
         cfg.tta_model = dict(type="DetTTAModel", tta_cfg=dict(nms=nms, max_per_img=100))
+    dataset = leaf_datasets(cfg, "test_dataloader")[0].cfg
     if "tta_pipeline" not in cfg:
-        dataset = cfg.test_dataloader.dataset
-        while "dataset" in dataset:
-            dataset = dataset.dataset
         pipeline = copy.deepcopy(dataset.pipeline)
         flips = [dict(type="RandomFlip", prob=1.0), dict(type="RandomFlip", prob=0.0)]
         meta_keys = ("img_id", "img_path", "ori_shape", "img_shape", "scale_factor", "flip")
@@ -302,24 +280,17 @@ def _use_flip_tta(cfg: Config) -> None:
         pipeline[-1] = dict(type="TestTimeAug", transforms=[flips, [pack]])
         cfg.tta_pipeline = pipeline
     cfg.model = ConfigDict(**cfg.tta_model, module=cfg.model)
-    cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
-
-
-def build_runner(cfg: Config):
-    """Start a CPU process group if needed, then build the (registered) runner."""
-    from mmdet.registry import RUNNERS
-    from mmengine.runner import Runner
-
-    if needs_cpu_process_group(cfg.launcher):
-        init_cpu_distributed(cfg)
-    return RUNNERS.build(cfg) if "runner_type" in cfg else Runner.from_cfg(cfg)
+    dataset.pipeline = cfg.tta_pipeline
 
 
 def _train(args: argparse.Namespace) -> None:
     cfg = load_config(args)
     configure_train(cfg, args)
-    check_model(cfg, *_training_checkpoint(cfg))
-    build_runner(cfg).train()
+    model = build_model_for_run(cfg)
+    check_local_checkpoint_fits(model.module, *_training_checkpoint(cfg))
+    check_optimizer_and_schedulers(cfg, model.module)
+    if not args.check_only:
+        build_runner(cfg, model).train()
 
 
 def _test(args: argparse.Namespace) -> None:
@@ -327,8 +298,11 @@ def _test(args: argparse.Namespace) -> None:
 
     cfg = load_config(args)
     configure_test(cfg, args)
-    check_model(cfg, cfg.load_from, "test")
-    runner = build_runner(cfg)
+    model = build_model_for_run(cfg)
+    check_local_checkpoint_fits(model.module, cfg.load_from, "test")
+    if args.check_only:
+        return
+    runner = build_runner(cfg, model)
     if args.out is not None:
         runner.test_evaluator.metrics.append(DumpDetResults(out_file_path=args.out))
     runner.test()
@@ -350,31 +324,21 @@ def _run(job: Callable[[argparse.Namespace], None], args: argparse.Namespace) ->
     try:
         with process_group_scope():
             job(args)
-    except (UsageError, CheckpointError) as exc:  # CheckpointError: a URL checkpoint's load
-        return _error(str(exc), EXIT_BAD_INPUT)
+    except BadInputError as exc:  # also from the runner: a URL checkpoint's load
+        return print_error(str(exc))
     except NonFiniteLossError as exc:
-        return _error(str(exc), EXIT_NON_FINITE)
-    except KeyError as exc:  # a ``type`` missing from a registry, met by the runner
-        message = str(exc.args[0]) if exc.args else ""
-        if " registry" not in message:
-            raise
-        return _error(message.splitlines()[0], EXIT_BAD_INPUT)
+        return print_error(str(exc), EXIT_NON_FINITE)
     except AssertionError as exc:  # also re-raised from a data loader worker, whose
         images = _UNDECODABLE_IMAGE.findall(str(exc))  # message quotes the source line first
         if not images:
             raise
-        return _error(
+        return print_error(
             f"image {images[-1].strip()} cannot be decoded (corrupt or not an image); "
             "replace it or remove its entry from the annotation file, then continue with "
             "--resume",
             EXIT_BAD_INPUT,
         )
     return 0
-
-
-def _error(message: str, status: int) -> int:
-    print(f"error: {message}", file=sys.stderr)
-    return status
 
 
 def run_train(argv: Sequence[str] | None = None) -> int:

@@ -12,8 +12,10 @@ reject. Both are sidestepped without touching mmengine:
   the wrapper with ``device_ids`` only as a default argument, so an explicit
   ``None`` wins).
 
-With a GPU (or any other accelerator mmengine knows) nothing changes: mmengine
-initialises NCCL (or what ``env_cfg.dist_cfg`` names) as usual.
+With a GPU (or any other accelerator mmengine knows) :func:`init_process_group`
+calls mmengine's own ``init_dist`` (NCCL, or what ``env_cfg.dist_cfg`` names), as
+``Runner.setup_env`` would; the tools only start it before the runner, to seed and
+build the model as the runner would (:mod:`.runner_build`).
 
 On every backend, :func:`process_group_scope` destroys the group the tools
 started before the process exits.
@@ -31,10 +33,11 @@ from collections.abc import Iterator
 import torch.distributed as dist
 from mmengine.config import Config
 from mmengine.device import get_device
+from mmengine.dist import init_dist
 from mmengine.registry import MODEL_WRAPPERS
 from torch.nn.parallel import DistributedDataParallel
 
-from .checks import UsageError
+from ..checks import BadInputError
 
 DEFAULT_PORT = "29500"  # torch.distributed's default
 
@@ -42,6 +45,16 @@ DEFAULT_PORT = "29500"  # torch.distributed's default
 def needs_cpu_process_group(launcher: str) -> bool:
     """True when a launcher is used, no accelerator exists and no group is up yet."""
     return launcher != "none" and get_device() == "cpu" and not dist.is_initialized()
+
+
+def init_process_group(cfg: Config) -> None:
+    """Start the process group of ``cfg.launcher`` now (nothing for ``'none'`` or if one is up)."""
+    if cfg.launcher == "none" or dist.is_initialized():
+        return
+    if needs_cpu_process_group(cfg.launcher):
+        init_cpu_distributed(cfg)
+    else:
+        init_dist(cfg.launcher, **cfg.get("env_cfg", {}).get("dist_cfg", {}))
 
 
 def init_cpu_distributed(cfg: Config) -> None:
@@ -125,7 +138,7 @@ def _export_rendezvous_env(launcher: str) -> None:
     env.setdefault("MASTER_PORT", DEFAULT_PORT)
     missing = [key for key in ("RANK", "WORLD_SIZE", "MASTER_ADDR") if key not in env]
     if missing:
-        raise UsageError(
+        raise BadInputError(
             f"--launcher {launcher} needs {', '.join(missing)} in the environment; "
             "start it with tools/dist_train.sh / dist_test.sh (torchrun) or srun"
         )

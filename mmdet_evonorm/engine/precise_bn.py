@@ -36,11 +36,13 @@ from mmengine.model import is_model_wrapper
 from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from ..checks import BadInputError
+
 #: The default modules: the RoI heads (box and mask heads) of a two-stage detector.
 DEFAULT_SCOPE = "roi_head"
 
 
-class NoBatchNormError(ValueError):
+class NoBatchNormError(BadInputError):
     """The chosen modules hold no BN layer in training mode."""
 
 
@@ -186,25 +188,26 @@ def precise_bn_checkpoint(
     complete or not at all (:mod:`.atomic_files`), and the input is never touched.
 
     Raises:
-        UsageError: ``out`` exists, the checkpoint is missing, unsafe or does not fit
+        BadInputError: ``out`` exists, the checkpoint is missing, unsafe or does not fit
             the model, or the scope holds no BN layer in training mode.
     """
     import io
+    import os
     import os.path as osp
 
     from mmengine.device import get_device
     from mmengine.registry import init_default_scope
     from mmengine.runner import Runner
 
+    from ..checks.builds import build_model_up_front
+    from ..checks.checkpoints import check_checkpoint, check_checkpoint_fits
+    from ..checks.files import check_new_file
     from .atomic_files import publish, temp_name
-    from .checks import UsageError, check_checkpoint
-    from .model_checks import build_model_up_front, check_checkpoint_fits
     from .safe_checkpoint import check_weights_only
 
-    if osp.exists(out):
-        raise UsageError(f"--out {out} already exists; give a new file (nothing is overwritten)")
+    check_new_file(out, "--out")
     if num_batches < 1:
-        raise UsageError(f"--batches {num_batches}: give 1 or more batches")
+        raise BadInputError(f"--batches {num_batches}: give 1 or more batches")
     check_checkpoint(checkpoint_path, "CHECKPOINT")
     model = build_model_up_front(cfg)
     checkpoint = check_weights_only(checkpoint_path)
@@ -214,7 +217,7 @@ def precise_bn_checkpoint(
     model.load_state_dict(checkpoint["state_dict"], strict=False)
     model.to(get_device()).train()
     if not bn_layers(model, scope):
-        raise UsageError(
+        raise BadInputError(
             f"{cfg.filename or 'the config'}: model.{scope or ''} holds no BN layer in training "
             "mode, so precise BN has nothing to update; choose another --scope"
         )
@@ -231,6 +234,7 @@ def precise_bn_checkpoint(
     buffer = io.BytesIO()
     torch.save(checkpoint, buffer)
     folder = osp.dirname(osp.abspath(out))
+    os.makedirs(folder, exist_ok=True)
     written = osp.join(folder, temp_name(osp.basename(out)))
     with open(written, "wb") as file:
         file.write(buffer.getvalue())

@@ -32,6 +32,9 @@ import numpy as np
 import torch
 from mmengine.logging import HistoryBuffer
 
+from ..checks import BadInputError
+from ..checks.files import check_new_file
+
 TAG = "__mmdet_evonorm_type__"
 FORMAT_KEY = "mmdet_evonorm_safe_checkpoint"
 FORMAT_VERSION = 1
@@ -99,11 +102,7 @@ def decode_checkpoint(checkpoint: dict) -> None:
         checkpoint[key] = from_weights_only(checkpoint[key])
 
 
-class CheckpointError(Exception):
-    """A checkpoint that cannot be used (the message is one line)."""
-
-
-class UnsafeCheckpointError(CheckpointError):
+class UnsafeCheckpointError(BadInputError):
     """A checkpoint that ``torch.load(weights_only=True)`` refuses."""
 
 
@@ -120,7 +119,7 @@ def check_weights_only(path: str | Path, map_location: Any = "cpu") -> Any:
         UnsafeCheckpointError: If the weights-only unpickler refuses it; the
             one-line message names the file, the offending global and the
             converter to run on a trusted file.
-        CheckpointError: If it is not a readable torch checkpoint at all.
+        BadInputError: If it is not a readable torch checkpoint at all.
     """
     try:
         return torch.load(
@@ -134,7 +133,7 @@ def check_weights_only(path: str | Path, map_location: Any = "cpu") -> Any:
             f"{CONVERTER} {path} OUT.pth"
         ) from None
     except Exception as exc:  # noqa: BLE001  (torch.load fails on garbage in many ways)
-        raise CheckpointError(
+        raise BadInputError(
             f"{path} is not a readable torch checkpoint ({_first_line(exc)})"
         ) from None
 
@@ -161,14 +160,12 @@ def convert_checkpoint(src: str | Path, dst: str | Path, log=print) -> None:
     ``weights_only=False`` (after a warning), which runs whatever code it holds.
 
     Raises:
-        FileExistsError: If ``dst`` exists (it is never overwritten).
-        CheckpointError: If ``src`` is unreadable, or the converted copy still
-            does not load weights-only (an object type the converter does not
-            handle).
+        BadInputError: If ``dst`` exists (it is never overwritten), ``src`` is
+            unreadable, or the converted copy still does not load weights-only (an
+            object type the converter does not handle).
     """
+    check_new_file(str(dst), "the output")
     dst = Path(dst)
-    if dst.exists():
-        raise FileExistsError(f"{dst} already exists; choose another output path")
     try:
         check_weights_only(src)
         checkpoint = torch.load(src, map_location="cpu", weights_only=True)
@@ -179,7 +176,7 @@ def convert_checkpoint(src: str | Path, dst: str | Path, log=print) -> None:
         )
         checkpoint = torch.load(src, map_location="cpu", weights_only=False)
     if not isinstance(checkpoint, dict):
-        raise CheckpointError(f"{src} holds a {type(checkpoint).__name__}, not a dict")
+        raise BadInputError(f"{src} holds a {type(checkpoint).__name__}, not a dict")
     if "state_dict" not in checkpoint:  # a bare state dict, as mmengine reads it
         checkpoint = {"state_dict": checkpoint}
     encode_checkpoint(checkpoint)
@@ -189,7 +186,7 @@ def convert_checkpoint(src: str | Path, dst: str | Path, log=print) -> None:
     try:
         torch.load(buffer, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        raise CheckpointError(
+        raise BadInputError(
             f"{src} holds objects the converter does not handle ({_refusal_reason(exc)})"
         ) from None
     dst.parent.mkdir(parents=True, exist_ok=True)

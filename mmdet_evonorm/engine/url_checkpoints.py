@@ -25,7 +25,7 @@ which newer torchvision keeps for V1). Offline, set
 ``MMDET_EVONORM_CHECKPOINT_DIR`` to a folder holding the file: each URL
 checkpoint is then read from ``<folder>/<file name of the URL>`` and nothing is
 downloaded. A refused, missing or undownloadable file raises
-:class:`~.safe_checkpoint.CheckpointError` with one line naming the file, its
+:class:`~mmdet_evonorm.checks.BadInputError` with one line naming the file, its
 URL and this option.
 """
 
@@ -49,7 +49,8 @@ from mmengine.runner.checkpoint import (
     get_mmcls_models,
 )
 
-from .safe_checkpoint import CheckpointError, check_weights_only
+from ..checks import BadInputError
+from .safe_checkpoint import check_weights_only
 
 #: Folder of local copies of URL checkpoints, by the URL's file name.
 OFFLINE_DIR_ENV = "MMDET_EVONORM_CHECKPOINT_DIR"
@@ -72,7 +73,7 @@ def resolve_url(checkpoint: str) -> str | None:
     """The http(s) URL a checkpoint name stands for; None for local and storage paths.
 
     Raises:
-        CheckpointError: For a name the scheme's table has no URL for.
+        BadInputError: For a name the scheme's table has no URL for.
     """
     if checkpoint.startswith(("http://", "https://")):
         return checkpoint
@@ -90,12 +91,12 @@ def resolve_url(checkpoint: str) -> str | None:
         name = get_deprecated_model_names().get(name, name)
     url = urls.get(name)
     if not url:
-        raise CheckpointError(
+        raise BadInputError(
             f"checkpoint {checkpoint!r}: {name!r} has no URL in mmengine's {table} table; "
             f"use one of its names (e.g. {next(iter(urls))!r}) or the file's URL or path"
         )
     if not url.startswith(("http://", "https://")):
-        raise CheckpointError(
+        raise BadInputError(
             f"checkpoint {checkpoint!r} names the local file {url!r}; give its path instead"
         )
     return url
@@ -118,7 +119,7 @@ def check_url_checkpoint(checkpoint: str) -> None:
 def _offline_copy(source: str, url: str) -> str:
     path = local_copy_path(url)
     if not osp.isfile(path):
-        raise CheckpointError(
+        raise BadInputError(
             f"checkpoint {source!r}: {osp.basename(path)} not found in "
             f"{OFFLINE_DIR_ENV}={os.environ[OFFLINE_DIR_ENV]}; download {url} "
             "into that folder on a machine with internet"
@@ -147,14 +148,14 @@ def _fetch(source: str, url: str, path: str) -> None:
         torch.hub.download_url_to_file(url, path, progress=os.isatty(2))
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
-        raise CheckpointError(
+        raise BadInputError(
             f"checkpoint {source!r}: cannot download {url} ({reason}); without network, "
             f"put a copy of {osp.basename(path)} in a folder and set {OFFLINE_DIR_ENV}=<folder>"
         ) from None
 
 
 def _load_file(path: str, map_location) -> dict:
-    """``torch.load(weights_only=True)``; a refused pickle is a one-line CheckpointError."""
+    """``torch.load(weights_only=True)``; a refused pickle is a one-line BadInputError."""
     return check_weights_only(path, map_location=map_location or "cpu")
 
 
@@ -164,7 +165,7 @@ def load_from_url_weights_only(filename: str, map_location=None) -> dict:
     path = _download(filename, resolve_url(filename))
     try:
         checkpoint = _load_file(path, map_location)
-    except CheckpointError as exc:
+    except BadInputError as exc:
         raise type(exc)(f"checkpoint {filename!r}: {exc}") from None
     if filename.startswith("mmcls://"):
         state_dict = checkpoint.get("state_dict", checkpoint)
@@ -197,7 +198,7 @@ def load_from_pavi_weights_only(filename: str, map_location=None) -> dict:
     try:
         from pavi import modelcloud
     except ImportError:
-        raise CheckpointError(f"checkpoint {filename!r}: pavi:// needs the pavi package") from None
+        raise BadInputError(f"checkpoint {filename!r}: pavi:// needs the pavi package") from None
     model = modelcloud.get(filename[len("pavi://") :])
     with tempfile.TemporaryDirectory() as folder:
         path = osp.join(folder, model.name)

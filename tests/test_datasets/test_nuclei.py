@@ -183,9 +183,9 @@ def test_cli_bad_wheel_one_line_nonzero(tmp_path, capsys, content):
     if content is not None:
         bad.write_bytes(content)
     out = tmp_path / "out"
-    assert cli.main(["--wheel", str(bad), "--out", str(out)]) == 1
+    assert cli.main(["--wheel", str(bad), "--out", str(out)]) == 2
     lines = capsys.readouterr().err.strip().splitlines()
-    assert len(lines) == 1 and str(bad) in lines[0], lines
+    assert len(lines) == 1 and lines[0].startswith("error: ") and str(bad) in lines[0], lines
     assert not out.exists()
 
 

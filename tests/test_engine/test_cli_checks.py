@@ -63,7 +63,7 @@ def test_unknown_nested_type_is_one_line_and_overwrites_nothing(capsys, tiny_con
     before = snapshot(work_dir)
     args = [str(config), "--work-dir", str(work_dir), "--cfg-options", "model.neck.type=FPNX"]
     assert run_train(args) == 2
-    assert "FPNX is not in the" in _error_line(capsys)
+    assert "model.neck.type='FPNX' is not in the mmdet::model registry" in _error_line(capsys)
     assert {path: snapshot(work_dir)[path] for path in before} == before
 
 

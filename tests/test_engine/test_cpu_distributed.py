@@ -14,7 +14,7 @@ from mmengine.config import Config
 from mmengine.model import MMDistributedDataParallel
 from mmengine.registry import MODEL_WRAPPERS
 
-from mmdet_evonorm.engine.checks import UsageError
+from mmdet_evonorm.checks import BadInputError
 from mmdet_evonorm.engine.cli import _run
 from mmdet_evonorm.engine.cpu_distributed import (
     _export_rendezvous_env,
@@ -98,7 +98,7 @@ def test_mpi_environment_is_translated(clean_env):
 
 
 def test_missing_rendezvous_is_a_usage_error(clean_env):
-    with pytest.raises(UsageError, match="RANK, WORLD_SIZE, MASTER_ADDR"):
+    with pytest.raises(BadInputError, match="RANK, WORLD_SIZE, MASTER_ADDR"):
         _export_rendezvous_env("pytorch")
 
 
@@ -149,7 +149,7 @@ def _job_starting_a_group(error: Exception | None):
 
 @CPU_ONLY
 @pytest.mark.parametrize(
-    "error, status", [(None, 0), (UsageError("bad input"), 2)], ids=["done", "bad-input"]
+    "error, status", [(None, 0), (BadInputError("bad input"), 2)], ids=["done", "bad-input"]
 )
 def test_tools_destroy_the_process_group_before_exit(clean_env, error, status):
     """A gloo group left alive can abort the interpreter at exit (SIGABRT) on one rank."""

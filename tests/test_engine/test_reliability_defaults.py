@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from mmengine.config import Config
 
+from mmdet_evonorm.checks import BadInputError
 from mmdet_evonorm.engine import cli
 
 
@@ -63,5 +64,5 @@ def test_max_skips_needs_the_guard_wrapper(tiny_config):
             "optim_wrapper.type": "AmpOptimWrapper",
         }
     )
-    with pytest.raises(cli.UsageError, match=r"max_skips=3 needs optim_wrapper.type="):
+    with pytest.raises(BadInputError, match=r"max_skips=3 needs optim_wrapper.type="):
         _train_cfg(config)

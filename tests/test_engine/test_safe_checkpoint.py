@@ -12,10 +12,10 @@ import pytest
 import torch
 from mmengine.logging import HistoryBuffer, MessageHub
 
+from mmdet_evonorm.checks import BadInputError
 from mmdet_evonorm.engine import SafeCheckpointHook
 from mmdet_evonorm.engine.safe_checkpoint import (
     FORMAT_KEY,
-    CheckpointError,
     UnsafeCheckpointError,
     check_weights_only,
     convert_checkpoint,
@@ -123,7 +123,7 @@ def test_truncated_file_is_a_checkpoint_error_not_unsafe(tmp_path):
     whole = _save(tmp_path, {"state_dict": {"w": torch.ones(1000)}}).read_bytes()
     path = tmp_path / "truncated.pth"
     path.write_bytes(whole[: len(whole) // 2])
-    with pytest.raises(CheckpointError, match="not a readable torch checkpoint") as info:
+    with pytest.raises(BadInputError, match="not a readable torch checkpoint") as info:
         check_weights_only(path)
     assert not isinstance(info.value, UnsafeCheckpointError)
 
@@ -147,7 +147,7 @@ def test_converter_makes_trusted_checkpoint_loadable_and_never_overwrites(tmp_pa
     assert isinstance(loaded["message_hub"]["log_scalars"]["train/loss"], HistoryBuffer)
 
     before = dst.read_bytes()
-    with pytest.raises(FileExistsError):
+    with pytest.raises(BadInputError, match="already exists"):
         convert_checkpoint(src, dst, log=warnings.append)
     assert dst.read_bytes() == before
 
@@ -164,7 +164,7 @@ def test_converter_wraps_a_bare_state_dict_and_skips_the_warning_when_safe(tmp_p
 
 def test_converter_reports_objects_it_cannot_make_safe(tmp_path):
     src = _save(tmp_path, {"state_dict": {}, "meta": {"day": datetime.date(2026, 1, 1)}})
-    with pytest.raises(CheckpointError, match="does not handle"):
+    with pytest.raises(BadInputError, match="does not handle"):
         convert_checkpoint(src, tmp_path / "out.pth", log=lambda _: None)
     assert not (tmp_path / "out.pth").exists()
 

@@ -21,9 +21,10 @@ import torch
 from mmengine.config import Config
 from mmengine.runner.checkpoint import CheckpointLoader, _load_checkpoint
 
+from mmdet_evonorm.checks import BadInputError
+from mmdet_evonorm.checks.checkpoints import check_pretrained_checkpoints
 from mmdet_evonorm.engine import url_checkpoints
-from mmdet_evonorm.engine.checks import UsageError, check_pretrained_checkpoints
-from mmdet_evonorm.engine.safe_checkpoint import CheckpointError, UnsafeCheckpointError
+from mmdet_evonorm.engine.safe_checkpoint import UnsafeCheckpointError
 from mmdet_evonorm.engine.url_checkpoints import OFFLINE_DIR_ENV, resolve_url
 from mmdet_evonorm.testing import single_error_line
 
@@ -188,7 +189,7 @@ def test_torchvision_names_without_torchvision():
     assert resolve_url("torchvision://resnet50") == RESNET50_URL  # IMAGENET1K_V1
     assert resolve_url("modelzoo://resnet50") == RESNET50_URL
     assert resolve_url("/local/file.pth") is None
-    with pytest.raises(CheckpointError, match="'resnet5o' has no URL"):
+    with pytest.raises(BadInputError, match="'resnet5o' has no URL"):
         resolve_url("torchvision://resnet5o")
 
 
@@ -259,7 +260,7 @@ def test_b1_backbone_loads_torchvision_layout_offline(tmp_path, monkeypatch, hub
 
 def test_missing_offline_copy_is_one_line(tmp_path, monkeypatch):
     monkeypatch.setenv(OFFLINE_DIR_ENV, str(tmp_path))
-    with pytest.raises(CheckpointError) as error:
+    with pytest.raises(BadInputError) as error:
         _load_checkpoint("torchvision://resnet50", map_location="cpu")
     message = str(error.value)
     assert "\n" not in message
@@ -267,7 +268,7 @@ def test_missing_offline_copy_is_one_line(tmp_path, monkeypatch):
         assert part in message
     init_cfg = dict(type="Pretrained", checkpoint="torchvision://resnet50")
     cfg = Config(dict(model=dict(backbone=dict(init_cfg=init_cfg))))
-    with pytest.raises(UsageError, match=r"model\.backbone\.init_cfg\.checkpoint: .*not found"):
+    with pytest.raises(BadInputError, match=r"model\.backbone\.init_cfg\.checkpoint: .*not found"):
         check_pretrained_checkpoints(cfg)
 
 
@@ -278,7 +279,7 @@ def test_no_network_is_one_line(hub_dir, monkeypatch):
     for key in ("no_proxy", "NO_PROXY"):
         monkeypatch.setenv(key, "127.0.0.1")
     url = f"http://127.0.0.1:{port}/{RESNET50_FILE}"
-    with pytest.raises(CheckpointError) as error:
+    with pytest.raises(BadInputError) as error:
         _load_checkpoint(url, map_location="cpu")
     message = str(error.value)
     assert "\n" not in message

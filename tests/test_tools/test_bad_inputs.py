@@ -128,7 +128,8 @@ CONFIG_CASES = {
     ),
     "unknown nested model type": (
         {"model.roi_head.bbox_head.loss_cls.type": "CrossEntropyLossX"},
-        "model.roi_head.bbox_head.loss_cls: CrossEntropyLossX is not in the mmdet::model registry",
+        "model.roi_head.bbox_head.loss_cls.type='CrossEntropyLossX' is not in the mmdet::model "
+        "registry",
     ),
     "EvoNorm-S0 group size": (
         {"model.neck.norm_cfg": dict(type="EvoNormS0", group_size=5), "model.neck.act_cfg": None},

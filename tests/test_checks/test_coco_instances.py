@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from mmdet_evonorm.datasets.coco_checks import AnnotationError, check_coco_instances
+from mmdet_evonorm.checks import BadInputError
+from mmdet_evonorm.checks.coco_instances import check_coco_instances
 
 CLASSES = ("cat", "dog")
 
@@ -66,13 +67,13 @@ def test_crowd_rle_and_a_test_file_without_annotations(tmp_path):
 def test_structure_errors(tmp_path, edit, expected):
     coco = _coco()
     edit(coco)
-    with pytest.raises(AnnotationError) as error:
+    with pytest.raises(BadInputError) as error:
         check_coco_instances(_write(tmp_path, coco), CLASSES)
     assert expected in str(error.value) and "\n" not in str(error.value)
 
 
 def test_not_a_coco_file(tmp_path):
-    with pytest.raises(AnnotationError, match="is not a COCO instances file"):
+    with pytest.raises(BadInputError, match="is not a COCO instances file"):
         check_coco_instances(_write(tmp_path, [1, 2]), CLASSES)
 
 
@@ -80,5 +81,5 @@ def test_only_images_that_will_be_loaded_must_exist(tmp_path):
     (tmp_path / "0.png").write_bytes(b"png")  # image 1 has no annotation and no file
     path = _write(tmp_path, _coco())
     assert check_coco_instances(path, CLASSES, str(tmp_path), annotated_only=True) == []
-    with pytest.raises(AnnotationError, match=r"1 of 2 images .* \(first: '1.png'\)"):
+    with pytest.raises(BadInputError, match=r"1 of 2 images .* \(first: '1.png'\)"):
         check_coco_instances(path, CLASSES, str(tmp_path), annotated_only=False)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from mmdet_evonorm.engine.checks import UsageError
-from mmdet_evonorm.engine.model_checks import check_checkpoint_fits
+from mmdet_evonorm.checks import BadInputError
+from mmdet_evonorm.checks.checkpoints import check_checkpoint_fits
 from mmdet_evonorm.testing import build_detector, get_tiny_mask_rcnn_cfg
 
 
@@ -34,7 +34,7 @@ def test_fine_tuning_to_another_class_count_loads_but_does_not_resume_or_test(mo
     coco = _checkpoint(num_classes=80)
     check_checkpoint_fits(model, coco, "coco.pth", "load_from")  # 6 of 160 keys differ
     for use in ("resume", "test"):
-        with pytest.raises(UsageError) as error:
+        with pytest.raises(BadInputError) as error:
             check_checkpoint_fits(model, coco, "coco.pth", use)
         message = str(error.value)
         assert message.startswith(f"{use}: coco.pth does not fit the model of this config")
@@ -47,11 +47,11 @@ def test_fine_tuning_to_another_class_count_loads_but_does_not_resume_or_test(mo
 def test_unexpected_keys_block_resume_only(model):
     extra = _checkpoint(extra=True)
     check_checkpoint_fits(model, extra, "extra.pth", "test")
-    with pytest.raises(UsageError, match="1 unexpected keys, e.g. ema.backbone.conv1.weight"):
+    with pytest.raises(BadInputError, match="1 unexpected keys, e.g. ema.backbone.conv1.weight"):
         check_checkpoint_fits(model, extra, "extra.pth", "resume")
 
 
 def test_a_bare_state_dict_missing_most_keys_is_refused_for_load_from(model):
     backbone_only = {k: v for k, v in model.state_dict().items() if k.startswith("backbone.")}
-    with pytest.raises(UsageError, match=r"load_from: .* model keys missing, e.g. neck\."):
+    with pytest.raises(BadInputError, match=r"load_from: .* model keys missing, e.g. neck\."):
         check_checkpoint_fits(model, backbone_only, "backbone.pth", "load_from")
