@@ -42,6 +42,23 @@ system_nvcc() {
     return 1
 }
 
+# nvcc_matches NVCC TORCH_CUDA: NVCC's CUDA major is torch's (else torch refuses to build).
+nvcc_matches() {
+    local release
+    release=$(nvcc_release "$1")
+    [ -n "$release" ] && [ "${release%%.*}" = "${2%%.*}" ]
+}
+
+# matching_system_nvcc TORCH_CUDA: the system nvcc if it matches torch's CUDA; a mismatched
+# one is left alone, with one line saying so (on stderr).
+matching_system_nvcc() {
+    local nvcc
+    nvcc=$(system_nvcc) || return 1
+    nvcc_matches "$nvcc" "$1" && { echo "$nvcc"; return 0; }
+    echo "[cuda_home] $nvcc is CUDA $(nvcc_release "$nvcc"), torch's is CUDA $1: left alone, not used" >&2
+    return 1
+}
+
 # torch_toolkit_spec PYTHON: the pip version spec of the nvcc wheels for PYTHON's torch:
 # "==13.0.2" (the cuda-toolkit release torch depends on) or "==13.0.*" (torch.version.cuda).
 torch_toolkit_spec() {
@@ -81,7 +98,7 @@ check_cuda_archs() {
 # assemble_cuda_home PYTHON OUT SPEC: install cuda-toolkit[...]SPEC into PYTHON's environment
 # and link OUT into a CUDA_HOME. OUT is replaced only when an earlier assembly made it.
 assemble_cuda_home() {
-    local py=$1 out=$2 spec=$3 major log status reason top cudart release
+    local py=$1 out=$2 spec=$3 major log status reason top cudart
     major=${spec#==}
     major=${major%%.*}
     [[ $major =~ ^[0-9]+$ ]] || { cuda_home_error "toolkit version '${spec#==}' is no CUDA release like 13.0.2"; return; }
@@ -121,8 +138,8 @@ print(pathlib.Path(nvcc.locate()).resolve().parents[1])') || { cuda_home_error "
     ln -s lib64 "$out/lib"
     echo "cuda-toolkit[$CUDA_HOME_EXTRAS]$spec, installed into $("$py" -c 'import sys; print(sys.prefix)')" \
         >"$out/$CUDA_HOME_MARKER"
-    release=$(nvcc_release "$out/bin/nvcc")
-    [ "${release%%.*}" = "$major" ] || { cuda_home_error "$out/bin/nvcc reports CUDA '$release', not $major.x"; return; }
+    nvcc_matches "$out/bin/nvcc" "$major" \
+        || { cuda_home_error "$out/bin/nvcc reports CUDA '$(nvcc_release "$out/bin/nvcc")', not $major.x"; return; }
     echo "[cuda_home] $out: nvcc $("$out/bin/nvcc" --version | sed -n 's/.*, V//p') from NVIDIA's wheels (cuda-toolkit$spec)"
 }
 

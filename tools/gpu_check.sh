@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The prepared GPU check of issue 11, for a bare CUDA machine without internet.
+# The prepared GPU check, for a bare CUDA machine without internet.
 # `bash tools/gpu_check.sh --help` says what it needs and does.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -11,20 +11,23 @@ Usage: bash tools/gpu_check.sh --wheelhouse DIR [--skip-build] [--venv DIR] [--r
                                [--doc FILE] [--python PY]
 
 One run on a CUDA machine without internet (made for: Python 3.12, torch 2.11 + CUDA 13,
-triton 3.6, nvcc 13.0, 16 cores, one H200; no mmcv / mmdet / mmengine). It prints each
-phase's duration, and writes docs/benchmarks_gpu.md after every phase, so a run cut short
-still leaves the figures of the phases it finished. Budget: GPU_CHECK_BUDGET_S (default
-520 s, 20 s under 9 min of wall time); each phase is cut at what the later ones need.
+triton 3.6, nvcc 13.0, 16 cores, one H200; no mmcv / mmdet / mmengine / pytest / ninja). It
+prints each phase's duration, and writes docs/benchmarks_gpu.md after every phase, so a run
+cut short still leaves the figures of the phases it finished. Budget: GPU_CHECK_BUDGET_S
+(default 520 s, 20 s under 9 min of wall time); each phase is cut at what the later ones need.
 
-  a  install mmengine, mmdet, pycocotools and setuptools<81 from the wheelhouse into
-     --venv (a venv over the system's torch/triton: --system-site-packages)
+  a  install from the wheelhouse into --venv (a venv over the system's torch/triton:
+     --system-site-packages): mmengine, mmdet, pycocotools, setuptools<81, pytest, ninja,
+     and mmcv's prebuilt wheel when DIR has one
   b  EvoNorm-S0 Triton kernels (torch + triton + mmengine only: MMDET_EVONORM_KERNELS_ONLY=1):
      pytest -m gpu tests/test_models/test_layers/test_evonorm_triton.py, then
-     tools/benchmark_norm.py --device cuda
-  c  mmcv 2.1.0 from the wheelhouse sdist, CUDA ops for this GPU's arch only
-     (FORCE_CUDA=1, TORCH_CUDA_ARCH_LIST=<capability>, MAX_JOBS=<cores>, CFLAGS ... -g0),
-     built into a temporary folder and installed only once built; uninstalled again
-     unless tools/check_mmcv_ops.py --cuda passes (nms and RoIAlign on CUDA tensors)
+     tools/benchmark_norm.py --device cuda. Without a prebuilt mmcv wheel, mmcv's build
+     starts in the background as b starts (niced, MAX_JOBS = cores - 2), so the CPU build
+     overlaps the GPU kernel tests; the report says so beside b's figures
+  c  mmcv 2.1.0 with CUDA ops: the prebuilt wheel is checked; otherwise c waits for the
+     background build of the wheelhouse sdist (FORCE_CUDA=1, TORCH_CUDA_ARCH_LIST=<this GPU's
+     capability>, CFLAGS ... -g0), installs the wheel only once built, and uninstalls it
+     again unless tools/check_mmcv_ops.py --cuda passes (nms and RoIAlign on CUDA tensors)
   d  this package's other CUDA tests: pytest -m gpu tests/ (without b's file)
   e  rows B1 and C4, random init, AMP, batch 8 of 800x1333 on one GPU: training images/s
      and inference ms/image, interleaved in one process (tools/benchmark_rows.py), with
@@ -32,33 +35,39 @@ still leaves the figures of the phases it finished. Budget: GPU_CHECK_BUDGET_S (
   f  docs/benchmarks_gpu.md: machine, phases and durations, every figure
 
 Options:
-  --wheelhouse DIR  the folder of wheels + the mmcv sdist (below); optional with
-                    --skip-build when mmengine, mmdet and pycocotools already import
-  --skip-build      skip phase c: mmcv 2.1.0 with CUDA ops is already installed
+  --wheelhouse DIR  the folder of wheels made by tools/make_gpu_wheelhouse.sh (below);
+                    optional with --skip-build when mmengine, mmdet, pycocotools and pytest
+                    already import
+  --skip-build      mmcv 2.1.0 with CUDA ops is already installed: c only checks it
   --venv DIR        the venv of phase a (default /tmp/mmdet_evonorm_gpu_venv); a venv
                     left by an unfinished run is removed first
   --results DIR     raw outputs and logs (default work_dirs/gpu_check)
   --doc FILE        the report (default docs/benchmarks_gpu.md)
   --python PY       the interpreter with torch (default python3)
 
-Preparing the wheelhouse (on a machine with internet; any OS, the flags pick the target's
-wheels):
+Preparing the wheelhouse, with no build on the GPU machine (on any x86-64 Linux machine with
+internet; no GPU, no CUDA toolkit):
 
-  WH=wheelhouse
-  pip download -d $WH --only-binary=:all: --python-version 3.12 --implementation cp \
-      --platform manylinux2014_x86_64 --platform manylinux_2_17_x86_64 \
-      --platform manylinux_2_28_x86_64 \
-      mmengine==0.10.7 mmdet==3.3.0 'pycocotools>=2.0.8' 'setuptools>=77,<81'
-  # mmcv's sdist: pip runs its setup.py, which imports torch, so use a Python with torch
-  # (e.g. this repo's .venv/bin/python) and no build isolation:
-  .venv/bin/python -m pip download -d $WH --no-deps --no-binary :all: --no-build-isolation \
-      mmcv==2.1.0
-  # then copy $WH and this repository to the GPU machine, and there:
-  bash tools/gpu_check.sh --wheelhouse $WH
+  bash tools/make_gpu_wheelhouse.sh --out wheelhouse --python 3.12 --torch 2.11.0 --arch 9.0
+  # copy wheelhouse/ and this repository to the GPU machine, and there:
+  bash tools/gpu_check.sh --wheelhouse wheelhouse
 
-  The dependencies pip adds (numpy, opencv-python, matplotlib, shapely, ...) are installed
-  only where the machine lacks them. Expected in DIR: mmengine-0.10.7-*.whl,
-  mmdet-3.3.0-*.whl, pycocotools-*.whl, setuptools-*.whl and mmcv-2.1.0.tar.gz.
+  make_gpu_wheelhouse.sh downloads the runtime wheels for that Python and cross-compiles
+  mmcv's CUDA ops for that arch with NVIDIA's nvcc wheels (about 46 min on one core for
+  sm_90); --mmcv-wheel WHL takes a prebuilt wheel instead. Its mmcv-build.json records the
+  wheel's Python, torch release, CUDA major and GPU code; a wheel built for another Python,
+  torch, CUDA major or GPU arch is refused here (one line, nothing installed). With
+  `--dry-run` the wheelhouse has mmcv's sdist instead, and c builds mmcv here (in the
+  background from the start of b; 46 core-minutes on a 2-core VM, not timed on a GPU machine).
+
+  Expected in DIR: mmengine-0.10.7-*.whl, mmdet-3.3.0-*.whl, pycocotools-*.whl,
+  setuptools-*.whl, pytest-*.whl, ninja-*.whl, their dependencies (installed only where the
+  machine lacks them), and mmcv-2.1.0-*.whl + mmcv-build.json or mmcv-2.1.0.tar.gz.
+
+Checked before anything is installed (one `error:` line, exit status 2): the wheelhouse; a
+CUDA GPU that torch has kernels for; a C compiler and Python's headers (Triton compiles its
+kernel launcher at the first launch); the prebuilt wheel's record; for a build here, an nvcc
+of torch's CUDA major that knows the GPU's arch.
 
 Exit status: 0 ran to the end (a missed target is reported, not an error), 1 a phase
 failed (the report says which and why), 2 bad input (one line, nothing installed).
@@ -94,19 +103,30 @@ need_wheel() {  # need_wheel PATTERN: the wheelhouse must hold a file matching i
     compgen -G "$WHEELHOUSE/$1" >/dev/null \
         || die "--wheelhouse $WHEELHOUSE has no $1; prepare it as --help shows"
 }
+PREBUILT=0  # 1: the wheelhouse has a prebuilt mmcv wheel (installed in a, checked in c)
 if [ -n "$WHEELHOUSE" ]; then
     [ -d "$WHEELHOUSE" ] || die "--wheelhouse $WHEELHOUSE is not a folder; prepare it as --help shows"
     WHEELHOUSE=$(cd "$WHEELHOUSE" && pwd)
-    for pattern in "mmengine-0.10.7-*.whl" "mmdet-3.3.0-*.whl" "pycocotools-*.whl" "setuptools-*.whl"; do
+    for pattern in "mmengine-0.10.7-*.whl" "mmdet-3.3.0-*.whl" "pycocotools-*.whl" \
+        "setuptools-*.whl" "pytest-*.whl" "ninja-*.whl"; do
         need_wheel "$pattern"
     done
-    [ "$SKIP_BUILD" = 1 ] || need_wheel "mmcv-2.1.0.tar.gz"
+    if [ "$SKIP_BUILD" = 0 ] && compgen -G "$WHEELHOUSE/mmcv-2.1.0-*.whl" >/dev/null; then
+        PREBUILT=1
+    elif [ "$SKIP_BUILD" = 0 ]; then
+        need_wheel "mmcv-2.1.0.tar.gz"
+    fi
 elif [ "$SKIP_BUILD" = 0 ]; then
-    die "--wheelhouse DIR is required (mmcv is built from its sdist there); see --help"
-elif ! "$PYTHON" -c "import mmengine, mmdet, pycocotools" 2>/dev/null; then
-    die "--skip-build without --wheelhouse needs mmengine, mmdet and pycocotools importable by $PYTHON"
+    die "--wheelhouse DIR is required (mmcv comes from there); see --help"
+elif ! "$PYTHON" -c "import mmengine, mmdet, pycocotools, pytest" 2>/dev/null; then
+    die "--skip-build without --wheelhouse needs mmengine, mmdet, pycocotools and pytest importable by $PYTHON"
 fi
 command -v "$PYTHON" >/dev/null || die "--python $PYTHON: no such interpreter"
+# Triton compiles its kernel launcher (C, against Python.h) at the first launch.
+command -v "${CC:-cc}" >/dev/null || command -v gcc >/dev/null || command -v clang >/dev/null \
+    || die "no C compiler (${CC:-cc}, gcc or clang): Triton compiles its kernel launcher with one at the first launch; install gcc"
+"$PYTHON" -c 'import os, sys, sysconfig; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' 2>/dev/null \
+    || die "no Python.h for $PYTHON: Triton's kernel launcher is compiled against Python's headers; install them (e.g. apt-get install python3-dev)"
 # The GPU and its arch: torch must see it and have kernels for it; nvcc must know it.
 GPU_INFO=$("$PYTHON" - <<'PY' 2>&1
 import sys
@@ -124,16 +144,19 @@ if arch not in built and not any(a.startswith("compute_") and int(a[8:]) <= majo
                                  for a in built):
     sys.exit(f"torch {torch.__version__} has no kernels for this GPU's {arch} (built for "
              f"{' '.join(built)}); install a torch build for it")
-print(f"{major}.{minor}")
+print(f"{major}.{minor} {torch.version.cuda}")
 PY
 ) || die "$(echo "$GPU_INFO" | tail -1)"
-ARCH=$(echo "$GPU_INFO" | tail -1)  # the last line; warnings may come before it
-if [ "$SKIP_BUILD" = 0 ]; then
-    NVCC=$(command -v nvcc || echo "${CUDA_HOME:-/usr/local/cuda}/bin/nvcc")
-    [ -x "$NVCC" ] || die "phase c needs nvcc (not on PATH, not in ${CUDA_HOME:-/usr/local/cuda}/bin); install the CUDA toolkit or use --skip-build"
-    if CODES=$("$NVCC" --list-gpu-code 2>/dev/null) && ! grep -qx "sm_${ARCH/./}" <<<"$CODES"; then
-        die "$NVCC cannot build for this GPU's sm_${ARCH/./} (it knows: $(echo $CODES)); use an nvcc that does"
-    fi
+read -r ARCH TORCH_CUDA <<<"$(echo "$GPU_INFO" | tail -1)"  # the last line; warnings may come before it
+# shellcheck source=tools/cuda_home.sh
+source tools/cuda_home.sh
+if [ "$PREBUILT" = 1 ]; then
+    MMCV_WHEEL=$("$PYTHON" tools/mmcv_wheel.py check "$WHEELHOUSE" --arch "$ARCH") || exit 2
+elif [ "$SKIP_BUILD" = 0 ]; then
+    NVCC=$(system_nvcc) || die "the wheelhouse has no prebuilt mmcv wheel and there is no nvcc to build one (not on PATH, not in ${CUDA_HOME:-/usr/local/cuda}/bin); make the wheel with tools/make_gpu_wheelhouse.sh (see --help)"
+    nvcc_matches "$NVCC" "$TORCH_CUDA" \
+        || die "$NVCC is CUDA $(nvcc_release "$NVCC"), torch's is CUDA $TORCH_CUDA (torch refuses to build with another major); make the mmcv wheel with tools/make_gpu_wheelhouse.sh"
+    check_cuda_archs "$NVCC" "$ARCH" || exit 2
 fi
 
 # -- the run --------------------------------------------------------------------
@@ -222,18 +245,22 @@ PY
 render_doc
 echo "[gpu_check] GPU arch $ARCH; budget ${BUDGET} s; results in $RESULTS; report $DOC"
 
-# a: mmengine & co. into a venv over the system's torch; a venv of an unfinished run goes.
+# a: mmengine & co. (and a prebuilt mmcv) into a venv over the system's torch; a venv of an
+# unfinished run goes.
 install_runtime() {
     rm -rf "$VENV"
     "$PYTHON" -m venv --system-site-packages "$VENV" || return 1
     "$VENV/bin/python" -m pip install -q --no-index --find-links "$WHEELHOUSE" --no-cache-dir \
         --disable-pip-version-check "setuptools>=77,<81" mmengine==0.10.7 mmdet==3.3.0 \
-        "pycocotools>=2.0.8" && "$VENV/bin/python" -c "import mmengine, pycocotools"
+        "pycocotools>=2.0.8" pytest ninja ${MMCV_WHEEL:+"$MMCV_WHEEL"} \
+        && "$VENV/bin/python" -c "import mmengine, pycocotools, pytest" \
+        && "$VENV/bin/ninja" --version >/dev/null
 }
 export -f install_runtime
-export PYTHON VENV WHEELHOUSE RESULTS ARCH
+export PYTHON VENV WHEELHOUSE RESULTS ARCH MMCV_WHEEL=${MMCV_WHEEL:-}
 if [ -n "$WHEELHOUSE" ]; then
-    if phase a "mmengine, mmdet, pycocotools from the wheelhouse" "$(cap 120 360)" install_runtime; then
+    what="mmengine, mmdet, pycocotools, pytest, ninja${MMCV_WHEEL:+, prebuilt mmcv} from the wheelhouse"
+    if phase a "$what" "$(cap 120 360)" install_runtime; then
         PY=$VENV/bin/python
     else
         rm -rf "$VENV"
@@ -241,7 +268,38 @@ if [ -n "$WHEELHOUSE" ]; then
         exit 1
     fi
 fi
-export PY PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}" OMP_NUM_THREADS=${OMP_NUM_THREADS:-8}
+# pip's build subprocess finds ninja only on PATH, so the venv's bin/ goes first.
+export PY PATH="$VENV/bin:$PATH" PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}" \
+    OMP_NUM_THREADS=${OMP_NUM_THREADS:-8}
+
+# c, started now: without a prebuilt wheel, mmcv builds in the background while b runs,
+# niced, on all cores but 2 (left to the GPU phases); c waits for it.
+BUILD_PID="" BUILD_DIR=""
+stop_build() {
+    [ -z "$BUILD_PID" ] || kill -- "-$BUILD_PID" 2>/dev/null
+    [ -z "$BUILD_DIR" ] || rm -rf "$BUILD_DIR"
+}
+trap stop_build EXIT
+build_wheel() {  # build_wheel DIR: mmcv's wheel from the wheelhouse sdist into DIR
+    local cores
+    cores=$(nproc)
+    MMCV_WITH_OPS=1 FORCE_CUDA=1 TORCH_CUDA_ARCH_LIST=${TORCH_CUDA_ARCH_LIST:-$ARCH} \
+        MAX_JOBS=${MAX_JOBS:-$((cores > 3 ? cores - 2 : 1))} \
+        CFLAGS="${CFLAGS:-$("$PY" -c 'import sysconfig; print(sysconfig.get_config_var("CFLAGS") or "")')} -g0" \
+        nice -n 10 "$PY" -m pip wheel -q --no-deps --no-build-isolation --no-index --no-cache-dir \
+        -w "$1" "$WHEELHOUSE/mmcv-2.1.0.tar.gz"
+}
+export -f build_wheel
+BUILDING=""
+if [ "$SKIP_BUILD" = 0 ] && [ "$PREBUILT" = 0 ]; then
+    BUILD_DIR=$(mktemp -d)
+    # setsid: the build gets its own process group, so stop_build ends all its compilers.
+    setsid bash -c 'build_wheel "$1"; echo $? >"$1/rc"' build "$BUILD_DIR" \
+        >"$RESULTS/mmcv_build.log" 2>&1 &
+    BUILD_PID=$!
+    BUILDING="; mmcv building in the background"
+    echo "[gpu_check] mmcv build started in the background (log: $RESULTS/mmcv_build.log)"
+fi
 
 # b: the kernels, before mmcv exists.
 kernel_tests() {
@@ -249,38 +307,40 @@ kernel_tests() {
         tests/test_models/test_layers/test_evonorm_triton.py
 }
 export -f kernel_tests
-phase b "EvoNorm-S0 Triton kernel tests (CUDA)" "$(cap 150 330)" kernel_tests
+phase b "EvoNorm-S0 Triton kernel tests (CUDA$BUILDING)" "$(cap 150 330)" kernel_tests
 pytest_section "$RESULTS/b.log" "EvoNorm-S0 kernel tests (phase b)" >"$RESULTS/b_tests.md"
 norm_bench() {
     MMDET_EVONORM_KERNELS_ONLY=1 "$PY" tools/benchmark_norm.py --device cuda --out "$RESULTS/norm.md"
 }
 export -f norm_bench
-phase b2 "EvoNorm-S0 benchmark (tools/benchmark_norm.py --device cuda)" "$(cap 120 300)" norm_bench
+phase b2 "EvoNorm-S0 benchmark (tools/benchmark_norm.py --device cuda$BUILDING)" "$(cap 120 300)" norm_bench
 
-# c: mmcv with CUDA ops, built aside; installed only when built, kept only when it works.
-build_mmcv() {
-    local build
-    build=$(mktemp -d) || return 1
-    MMCV_WITH_OPS=1 FORCE_CUDA=1 TORCH_CUDA_ARCH_LIST=${TORCH_CUDA_ARCH_LIST:-$ARCH} \
-        MAX_JOBS=${MAX_JOBS:-$(nproc)} \
-        CFLAGS="${CFLAGS:-$("$PY" -c 'import sysconfig; print(sysconfig.get_config_var("CFLAGS") or "")')} -g0" \
-        "$PY" -m pip wheel -q --no-deps --no-build-isolation --no-index --no-cache-dir \
-        -w "$build" "$WHEELHOUSE/mmcv-2.1.0.tar.gz" || { rm -rf "$build"; return 1; }
-    "$PY" -m pip install -q --no-index --no-deps --force-reinstall "$build"/mmcv-2.1.0-*.whl
-    local rc=$?
-    rm -rf "$build"
-    [ $rc -eq 0 ] || return 1
+# c: mmcv with CUDA ops; a wheel built here is installed only when built, and kept (like a
+# prebuilt one) only when it works.
+finish_build() {  # wait for the background build, then install its wheel
+    while [ ! -e "$BUILD_DIR/rc" ]; do sleep 5; done
+    tail -5 "$RESULTS/mmcv_build.log"
+    [ "$(cat "$BUILD_DIR/rc")" = 0 ] || return 1
+    "$PY" -m pip install -q --no-index --no-deps --force-reinstall "$BUILD_DIR"/mmcv-2.1.0-*.whl
+}
+check_mmcv() {
     "$PY" tools/check_mmcv_ops.py --cuda && return 0
-    "$PY" -m pip uninstall -q -y mmcv
+    [ "$SKIP_BUILD" = 1 ] || "$PY" -m pip uninstall -q -y mmcv
     return 1
 }
-export -f build_mmcv
+export -f finish_build check_mmcv
+export BUILD_DIR SKIP_BUILD
 if [ "$SKIP_BUILD" = 1 ]; then
-    phase c "mmcv CUDA ops already installed (--skip-build): check" 60 "$PY" tools/check_mmcv_ops.py --cuda
+    phase c "mmcv CUDA ops already installed (--skip-build): check" 60 check_mmcv
+elif [ "$PREBUILT" = 1 ]; then
+    phase c "mmcv prebuilt wheel $(basename "$MMCV_WHEEL"): check" 60 check_mmcv
 else
-    phase c "mmcv 2.1.0 build, CUDA ops for sm_${ARCH/./}" "$(cap 400 150)" build_mmcv
+    phase c "mmcv 2.1.0 build (background since b), CUDA ops for sm_${ARCH/./}" "$(cap 400 150)" \
+        bash -c 'finish_build && check_mmcv'
 fi
 MMCV_OK=$?
+stop_build
+BUILD_PID="" BUILD_DIR=""
 { echo "## mmcv (phase c)"; echo; echo '```'; tail -3 "$RESULTS/c.log"; echo '```'; } >"$RESULTS/c_build.md"
 render_doc
 if [ $MMCV_OK -ne 0 ]; then

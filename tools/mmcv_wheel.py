@@ -48,6 +48,13 @@ def sm_code(arch: str) -> str:
     return f"sm_{match[1]}{match[2]}"
 
 
+def cuda_code(binary: bytes) -> tuple[int | None, list[str]]:
+    """The CUDA runtime major a shared object links (``libcudart.so.13`` -> 13) and its GPU code."""
+    cudart = re.search(rb"libcudart\.so\.(\d+)\x00", binary)
+    codes = sorted({code.decode() for code in re.findall(rb"-arch (sm_\d+[af]?) ", binary)})
+    return (int(cudart[1]) if cudart else None), codes
+
+
 def inspect(wheel: Path) -> dict:
     """Name, tags, CUDA runtime major and GPU code of an mmcv wheel with CUDA ops."""
     parts = wheel.name[: -len(".whl")].split("-")
@@ -61,9 +68,8 @@ def inspect(wheel: Path) -> dict:
             binary = archive.read(exts[0])
     except (OSError, zipfile.BadZipFile) as exc:
         raise WheelError(f"{wheel}: cannot read the wheel ({exc})") from exc
-    cudart = re.search(rb"libcudart\.so\.(\d+)\x00", binary)
-    codes = sorted({code.decode() for code in re.findall(rb"-arch (sm_\d+[af]?) ", binary)})
-    if cudart is None or not codes:
+    cuda_major, codes = cuda_code(binary)
+    if cuda_major is None or not codes:
         raise WheelError(f"{wheel}: {exts[0]} has no CUDA code (built without FORCE_CUDA=1)")
     return dict(
         wheel=wheel.name,
@@ -71,7 +77,7 @@ def inspect(wheel: Path) -> dict:
         abi_tag=parts[3],
         platform_tag=parts[4],
         extension=exts[0],
-        cuda_major=int(cudart[1]),
+        cuda_major=cuda_major,
         gpu_code=codes,
     )
 
