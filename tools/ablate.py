@@ -73,7 +73,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def header(args: argparse.Namespace, argv: list[str], wall: float, failures: list[str]) -> str:
-    from mmdet_evonorm.analysis.timing import machine_description
+    from mmdet_evonorm.benchmark.machine import machine_description
 
     schedule = (
         f"{args.iters} iterations per run"

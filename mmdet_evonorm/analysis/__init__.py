@@ -1,7 +1,7 @@
-"""Reading work dirs back (the seed log's results tables) and benchmark plumbing.
+"""Reading work dirs back: the seed log's results tables and the ablation table.
 
-The results-table names load on first use, so that ``mmdet_evonorm.analysis.timing``
-imports with torch alone (no mmdet behind ``mmdet_evonorm.evaluation``).
+The results-table names load on first use, so that importing a submodule pulls in
+no mmdet (behind ``mmdet_evonorm.evaluation``) until they are used.
 """
 
 import importlib

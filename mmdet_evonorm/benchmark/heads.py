@@ -1,0 +1,106 @@
+"""RoI box heads: parameters and forward+backward time, relative to the baseline head.
+
+Every head gets the same batch of RoI features (COCO scale: 512 RoIs of 256x7x7, FC
+width 1024, 80 classes + background) in training mode; one step is forward and
+``sum(outputs).backward()``. The heads take turns (:func:`~.timing.rotated_rounds`);
+the table gives each head's median step time and the median over rounds of its
+time over the baseline's in the same round. The baseline is the "2 FC + GN(32) +
+ReLU" head the original implementation always used.
+"""
+
+from __future__ import annotations
+
+import argparse
+from functools import partial
+
+import torch
+from torch import nn
+
+from .build import build_module
+from .cli import at_least, progress
+from .machine import machine_description
+from .report import Report, Table
+from .timing import clock_label, judged, median, median_ratio, rotated_rounds
+
+TOOL = "tools/benchmark_heads.py"
+DEFAULTS = dict(warmup=1, rounds=3)
+BN = dict(type="BN")
+BASELINE = "baseline: 2 FC + GN + ReLU"
+HEADS = {
+    BASELINE: dict(type="Shared2FCGNBBoxHead"),
+    "mmdet Shared2FCBBoxHead (no norm)": dict(type="Shared2FCBBoxHead"),
+    "seph: EvoNorm-S0": dict(type="SepHBBoxHead"),
+    "seph: BN + ReLU": dict(type="SepHBBoxHead", norm_cfg=BN),
+    "sephv2: EvoNorm-S0": dict(type="SepHV2BBoxHead"),
+    "sephv2: BN + ReLU": dict(type="SepHV2BBoxHead", norm_cfg=BN),
+}
+RES5 = "C3: res5 (stride 1) + avg-pool FC"
+SIZES = ("rois", "in_channels", "roi_size", "fc", "num_classes")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--rois", type=int, default=512, help="RoIs per step")
+    parser.add_argument("--in-channels", type=int, default=256)
+    parser.add_argument("--roi-size", type=int, default=7)
+    parser.add_argument("--fc", type=int, default=1024, help="hidden FC width")
+    parser.add_argument("--num-classes", type=int, default=80)
+    parser.add_argument("--with-res5", action="store_true", help=f"also time '{RES5}'")
+
+
+def check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    at_least(parser, args, 1, *SIZES)
+
+
+def build_heads(args: argparse.Namespace) -> dict[str, nn.Module]:
+    common = dict(
+        in_channels=args.in_channels,
+        roi_feat_size=args.roi_size,
+        fc_out_channels=args.fc,
+        num_classes=args.num_classes,
+    )
+    heads = {name: build_module({**cfg, **common}) for name, cfg in HEADS.items()}
+    if args.with_res5:
+        res5 = build_module(dict(type="Res5SharedHead", in_channels=args.in_channels))
+        predictor = dict(common, type="NormConvFCBBoxHead", in_channels=res5.out_channels)
+        heads[RES5] = nn.Sequential(res5, build_module(dict(predictor, with_avg_pool=True)))
+    return {name: head.to(args.device).train() for name, head in heads.items()}
+
+
+def train_step(head: nn.Module, x: torch.Tensor) -> None:
+    """One forward + backward step."""
+    head.zero_grad(set_to_none=True)
+    cls_score, bbox_pred = head(x)
+    (cls_score.sum() + bbox_pred.sum()).backward()
+
+
+def run(args: argparse.Namespace) -> Report:
+    heads = build_heads(args)
+    torch.manual_seed(0)
+    size = (args.in_channels, args.roi_size, args.roi_size)
+    x = torch.randn(args.rois, *size, device=args.device)
+    steps = {name: {"train": partial(train_step, head, x)} for name, head in heads.items()}
+    times = rotated_rounds(steps, args.device, args.warmup, args.rounds, progress)
+    clock = judged(args.device)
+    base = getattr(times[BASELINE]["train"], clock)
+    params = {name: sum(p.numel() for p in head.parameters()) for name, head in heads.items()}
+    figures = dict(machine=machine_description(args.device), clock=clock_label(args.device))
+    rows = []
+    for name in heads:
+        series = getattr(times[name]["train"], clock)
+        ms, ratio = median(series) * 1e3, median_ratio(series, base)
+        figures[name] = dict(params=params[name], train_ms=ms, train_ratio=ratio)
+        rows.append(
+            [name, f"{params[name] / 1e6:.2f}", f"{params[name] / params[BASELINE]:.2f}"]
+            + [f"{ms:.0f}", f"{ratio:.2f}"]
+        )
+    header = ("head", "params (M)", "× baseline", "fwd+bwd (ms)", "× baseline")
+    table = Table(header, rows, "lrrrr")
+    lines = [
+        f"- Machine: {figures['machine']}; times: {figures['clock']}.",
+        f"- Input: {args.rois} RoIs x {'x'.join(map(str, size))}, FC {args.fc}, "
+        f"{args.num_classes} classes, train mode; {args.rounds} rounds after "
+        f"{args.warmup} warm-up round(s).",
+        "",
+        table.markdown(),
+    ]
+    return Report("\n".join(lines), table, figures)

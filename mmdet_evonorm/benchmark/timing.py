@@ -1,0 +1,113 @@
+"""The clock, the rotated rounds and the statistics of every benchmark.
+
+.. code-block:: none
+
+    cuda  CUDA events around the call on the current stream: the GPU time of the
+          work the call queued (plus any gaps where the GPU waited for the host)
+    cpu   wall-clock seconds, and CPU seconds of this process (all its threads): on
+          a CPU shared with other processes the CPU time hardly depends on their
+          load, the wall time does
+
+A :class:`Sample` keeps both figures, ``wall`` (the CUDA events on a GPU) and
+``cpu``; :func:`judged` names the one that decides a comparison on a device.
+:func:`rotated_rounds` lets several subjects take turns, each round starting one
+subject later, so a change of machine load hits them alike; compare them with
+:func:`median_ratio` (ratios taken within a round).
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
+
+import torch
+
+
+class Sample(NamedTuple):
+    """Seconds of one call: wall clock (CUDA events on a GPU) and CPU time of this process."""
+
+    wall: float
+    cpu: float
+
+
+class Series(NamedTuple):
+    """Seconds of one step, one entry per timed round."""
+
+    wall: list[float]
+    cpu: list[float]
+
+
+def is_cuda(device: torch.device | str) -> bool:
+    return torch.device(device).type == "cuda"
+
+
+def judged(device: torch.device | str) -> str:
+    """The :class:`Sample` field that decides on ``device``: CUDA events or CPU time."""
+    return "wall" if is_cuda(device) else "cpu"
+
+
+def clock_label(device: torch.device | str, clock: str | None = None) -> str:
+    """What ``clock`` ('wall' or 'cpu'; default: :func:`judged`) measures on ``device``."""
+    if (clock or judged(device)) == "cpu":
+        return "CPU time of this process"
+    return "GPU time (CUDA events)" if is_cuda(device) else "wall-clock time"
+
+
+def time_call(fn: Callable[[], object], device: torch.device | str) -> tuple[Sample, object]:
+    """One ``fn()`` on ``device``: its :class:`Sample` and what it returned."""
+    cuda = is_cuda(device)
+    if cuda:
+        torch.cuda.synchronize(device)
+        start, end = (torch.cuda.Event(enable_timing=True) for _ in range(2))
+        start.record()
+    wall, cpu = time.perf_counter(), time.process_time()
+    out = fn()
+    if cuda:
+        end.record()
+        end.synchronize()
+        seconds = start.elapsed_time(end) / 1e3
+    else:
+        seconds = time.perf_counter() - wall
+    return Sample(seconds, time.process_time() - cpu), out
+
+
+def rotated_rounds(
+    subjects: dict[str, dict[str, Callable[[], object]]],
+    device: torch.device | str,
+    warmup: int,
+    rounds: int,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, dict[str, Series]]:
+    """``{subject: {step: Series}}`` over ``warmup`` untimed and ``rounds`` timed rounds.
+
+    In a round every subject runs its steps once, in their order, the subjects in
+    turn; round ``i`` starts with subject ``i`` (modulo their number).
+    """
+    times = {name: {step: Series([], []) for step in steps} for name, steps in subjects.items()}
+    names = list(subjects)
+    for index in range(warmup + rounds):
+        shift = index % len(names)
+        tag = "warm-up" if index < warmup else f"round {index - warmup + 1}/{rounds}"
+        for name in names[shift:] + names[:shift]:
+            samples = {step: time_call(fn, device)[0] for step, fn in subjects[name].items()}
+            for step, sample in samples.items() if index >= warmup else ():
+                times[name][step].wall.append(sample.wall)
+                times[name][step].cpu.append(sample.cpu)
+            if progress:
+                steps = (
+                    f"{k} {s.wall * 1e3:.1f} ms (CPU {s.cpu * 1e3:.1f} ms)"
+                    for k, s in samples.items()
+                )
+                progress(f"{tag} {name}: {', '.join(steps)}")
+    return times
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values)
+
+
+def median_ratio(times: Sequence[float], reference: Sequence[float]) -> float:
+    """Median over rounds of ``times[i] / reference[i]`` (same-round ratios)."""
+    return statistics.median(t / r for t, r in zip(times, reference, strict=True))
