@@ -19,6 +19,7 @@ again by the runner on the model it has moved to the device and wrapped.
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -27,9 +28,12 @@ from mmengine.registry import DefaultScope
 from torch import nn
 
 from .bad_input import BadInputError
+from .config import unknown_type
 from .config_walk import find_type
 
 _CONFIG_ERRORS = (KeyError, TypeError, ValueError, AssertionError, IndexError)
+#: mmengine's ``build_from_cfg`` message for a name its registry does not have.
+_UNKNOWN_TYPE = re.compile(r"^(\S+) is not in the (.+?) registry")
 
 
 def build_checked(build: Callable[[], Any], cfg: Any, field: str) -> Any:
@@ -97,6 +101,9 @@ def _schedulers(cfg: Config) -> list[tuple[str, dict]]:
 def explain_build_error(cfg: Any, field: str, exc: Exception) -> str:
     """One line: the config field of the innermost module being built, and the reason.
 
+    A name that a registry does not have gets :func:`~.config.unknown_type`'s
+    message, as in the sections checked without building.
+
     Args:
         cfg: The config that was being built (``cfg.model``, a scheduler, ...).
         field (str): Its field (``'model'``).
@@ -106,6 +113,9 @@ def explain_build_error(cfg: Any, field: str, exc: Exception) -> str:
     detail = detail.strip().splitlines()[0] if detail.strip() else type(exc).__name__
     module_type = _innermost_built_type(exc)
     found = find_type(cfg, module_type, field) if module_type else None
+    unknown = _UNKNOWN_TYPE.match(detail) if isinstance(exc, KeyError) else None
+    if unknown and found:
+        return unknown_type(found, unknown.group(1), unknown.group(2))
     where = f"{found} ({module_type})" if found else field
     return f"{where}: {detail}; fix that part of the config"
 

@@ -6,7 +6,7 @@ from mmengine.config import Config
 from mmengine.config.utils import ConfigParsingError
 
 from .bad_input import BadInputError
-from .config_walk import MMCV_OPS, leaf_datasets, walk, walk_config
+from .config_walk import leaf_datasets, walk, walk_config
 from .files import check_config_file
 
 
@@ -30,53 +30,37 @@ def read_config(path: str) -> Config:
 
 
 def check_types(cfg: Config) -> None:
-    """Every ``type`` name of the config must be registered where it will be built.
+    """Every ``type`` name of the sections the runner builds must be registered.
 
-    One lookup per node of :func:`~.config_walk.walk_config` (the model and every
-    section the runner builds), so e.g. ``train_dataloader.dataset.pipeline[1].type=
-    'LoadAnnotationz'`` fails here, not when the runner builds the dataloader after
-    it wrote its work dir.
+    One lookup per node of :func:`~.config_walk.walk_config`, so e.g.
+    ``train_dataloader.dataset.pipeline[1].type='LoadAnnotationz'`` fails here,
+    not when the runner builds the dataloader after it wrote its work dir. The
+    model, optimizer and schedulers are built up front instead; an unknown name
+    there gets the same message (:func:`~.builds.explain_build_error`).
     """
     scope = cfg.get("default_scope")
     for node in walk_config(cfg):
         name = node.cfg.get("type")
-        if node.registries and isinstance(name, str) and not _registered(name, node, scope):
-            raise BadInputError(
-                f"{node.field}.type={name!r} is not in the {_describe(node.registries, scope)}; "
-                "check the spelling, or add the module that defines it to custom_imports in "
-                "the config"
-            )
+        if node.registries and isinstance(name, str):
+            found = [_lookup(registry, name, scope) for registry in node.registries]
+            if not any(registered for registered, _ in found):
+                raise BadInputError(unknown_type(node.field, name, found[0][1]))
 
 
-def _registered(name: str, node, scope: str | None) -> bool:
-    import mmcv.ops
+def _lookup(registry_name: str, name: str, scope: str | None) -> tuple[bool, str]:
+    """Whether ``name`` is in the mmdet registry ``registry_name``, and its ``scope::name``."""
     from mmdet import registry as mmdet_registries
 
-    for registry_name in node.registries:
-        if registry_name == MMCV_OPS:
-            if hasattr(mmcv.ops, name):
-                return True
-            continue
-        registry = getattr(mmdet_registries, registry_name)
-        with registry.switch_scope_and_registry(scope) as scoped:
-            if scoped.get(name) is not None:
-                return True
-    return False
+    with getattr(mmdet_registries, registry_name).switch_scope_and_registry(scope) as scoped:
+        return scoped.get(name) is not None, f"{scoped.scope}::{scoped.name}"
 
 
-def _describe(registries: tuple[str, ...], scope: str | None) -> str:
-    """``'mmdet::transform registry'``; more than one: the first, then the others."""
-    from mmdet import registry as mmdet_registries
-
-    names = []
-    for registry_name in registries:
-        if registry_name == MMCV_OPS:
-            names.append(MMCV_OPS)
-            continue
-        with getattr(mmdet_registries, registry_name).switch_scope_and_registry(scope) as scoped:
-            names.append(f"{scoped.scope}::{scoped.name}" if not names else scoped.name)
-    first, others = names[0], names[1:]
-    return f"{first} registry" + (f" (nor {', '.join(others)})" if others else "")
+def unknown_type(field: str, name: str, registry: str) -> str:
+    """The one message for a ``type`` that its registry does not have."""
+    return (
+        f"{field}.type={name!r} is not in the {registry} registry; check the spelling, or "
+        "add the module that defines it to custom_imports in the config"
+    )
 
 
 def check_num_classes(cfg: Config, loader: str) -> None:

@@ -132,3 +132,53 @@ def test_launcher_without_torchrun_environment(capsys, monkeypatch, tiny_config,
     assert run_train(args) == 2
     assert "RANK, WORLD_SIZE, MASTER_ADDR" in _error_line(capsys)
     assert not (tmp_path / "w").exists()
+
+
+@pytest.mark.parametrize(
+    "option, expected",
+    [
+        (
+            "optim_wrapper.optimizer.lr=-1",
+            "optim_wrapper.optimizer (SGD): Invalid learning rate: -1",
+        ),
+        ("optim_wrapper.optimizer.lrr=0.1", "optim_wrapper.optimizer (SGD): SGD.__init__() got an"),
+        ("param_scheduler.0.milestones=2", "param_scheduler[0] (MultiStepLR): 'int' object is not"),
+        (
+            "param_scheduler.0.begin=5",
+            "param_scheduler[0] (MultiStepLR): end should be larger than",
+        ),
+    ],
+)
+def test_bad_optimizer_or_scheduler_argument(option, expected, capsys, tiny_config, work_dir):
+    before = snapshot(work_dir)
+    args = [str(tiny_config()), "--work-dir", str(work_dir), "--cfg-options", option]
+    assert run_train(args) == 2
+    assert expected in _error_line(capsys)
+    assert snapshot(work_dir) == before
+
+
+@pytest.mark.parametrize("below", [False, True], ids=["the file", "a folder in it"])
+def test_work_dir_that_cannot_be_a_folder(below, capsys, tiny_config, tmp_path):
+    blocker = tmp_path / "results.txt"
+    blocker.write_text("not a folder")
+    work_dir = blocker / "run" if below else blocker
+    assert run_train([str(tiny_config()), "--work-dir", str(work_dir)]) == 2
+    line = _error_line(capsys)
+    assert f"work_dir '{work_dir}' cannot be a folder" in line and "is a file" in line
+    assert blocker.read_text() == "not a folder"
+
+
+def test_checkpoint_that_is_a_folder(capsys, tiny_config, work_dir):
+    assert run_test([str(tiny_config()), str(work_dir), "--work-dir", str(work_dir)]) == 2
+    line = _error_line(capsys)
+    assert f"checkpoint '{work_dir}' is a folder; pass a checkpoint file in it, e.g." in line
+    assert sorted(os.listdir(work_dir)) == ["iter_2.pth", "last_checkpoint"]
+
+
+def test_check_only_checks_everything_and_writes_nothing(capsys, tiny_config, tmp_path):
+    config = str(tiny_config())
+    assert run_train([config, "--work-dir", str(tmp_path / "w"), "--check-only"]) == 0
+    bad = ["--cfg-options", "optim_wrapper.optimizer.lr=-1"]
+    assert run_train([config, "--work-dir", str(tmp_path / "w"), "--check-only", *bad]) == 2
+    assert "Invalid learning rate" in _error_line(capsys)
+    assert not (tmp_path / "w").exists()

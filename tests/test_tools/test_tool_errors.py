@@ -24,14 +24,6 @@ def test_train_with_missing_config(tool, tmp_path):
     assert not (tmp_path / "w").exists()
 
 
-def test_dist_train_with_missing_config(tool, tmp_path):
-    missing = tmp_path / "missing.py"
-    run = tool("tools/dist_train.sh", missing, 2)
-    expected = f"error: config file '{missing}' not found; pass the path of a .py config"
-    assert run.stderr.strip() == expected
-    assert run.returncode == 2
-
-
 class _FileCreatingPayload:
     def __init__(self, marker):
         self.marker = marker
