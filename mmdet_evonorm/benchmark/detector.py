@@ -254,13 +254,12 @@ class ModelBench:
         return {name: getattr(self, f"{name}_step") for name in names}
 
     def cost(self, flops_input: tuple[int, int]) -> dict:
-        """Parameters, FLOPs and peak memory (the memory pass warms both steps up).
+        """Parameters and FLOPs of the model, and how they were counted.
 
         FLOPs: mmdet's ``tensor`` forward of one ``flops_input`` image, as its
         ``get_flops.py`` counts: backbone, neck, RPN, the box head on all proposals
         and the mask head on the first 100 (the config's own RoI counts: at the
-        recipe's 576 x 768 that is inference with 100 detections). Peak memory:
-        tensor bytes allocated during one step above those live before it.
+        recipe's 576 x 768 that is inference with 100 detections).
         """
         inp = BenchmarkInput(*flops_input, num_images=1, roi_scale=1.0)
         model_cfg = benchmark_model_cfg(self.cfg.model, inp)
@@ -268,10 +267,11 @@ class ModelBench:
         data = model.data_preprocessor(make_batch(inp, _num_classes(model_cfg)), False)
         forward = partial(model.forward, data_samples=data["data_samples"], mode="tensor")
         flops, method = count_flops(model, (data["inputs"],), forward)
-        memory = {
-            f"mem_{step}": peak_allocated(fn, self.device) for step, fn in self.steps().items()
-        }
-        return dict(params=self.num_params, flops=flops, flops_method=method, **memory)
+        return dict(params=self.num_params, flops=flops, flops_method=method)
+
+    def peak_memory(self) -> dict[str, int]:
+        """``{'mem_train', 'mem_infer'}``: :func:`peak_allocated` of one step each."""
+        return {f"mem_{step}": peak_allocated(fn, self.device) for step, fn in self.steps().items()}
 
 
 @contextmanager

@@ -20,7 +20,7 @@ from .build import build_module
 from .cli import at_least, progress
 from .machine import machine_description
 from .report import Report, Table
-from .timing import clock_label, judged, median, median_ratio, rotated_rounds
+from .timing import clock_label, compare, rotated_rounds
 
 TOOL = "tools/benchmark_heads.py"
 DEFAULTS = dict(warmup=1, rounds=3)
@@ -80,19 +80,15 @@ def run(args: argparse.Namespace) -> Report:
     x = torch.randn(args.rois, *size, device=args.device)
     steps = {name: {"train": partial(train_step, head, x)} for name, head in heads.items()}
     times = rotated_rounds(steps, args.device, args.warmup, args.rounds, progress)
-    clock = judged(args.device)
-    base = getattr(times[BASELINE]["train"], clock)
+    stats = compare(times, BASELINE, args.device)
     params = {name: sum(p.numel() for p in head.parameters()) for name, head in heads.items()}
     figures = dict(machine=machine_description(args.device), clock=clock_label(args.device))
     rows = []
     for name in heads:
-        series = getattr(times[name]["train"], clock)
-        ms, ratio = median(series) * 1e3, median_ratio(series, base)
+        ms, ratio = stats[name]["train"]["median"] * 1e3, stats[name]["train"]["ratio"]
         figures[name] = dict(params=params[name], train_ms=ms, train_ratio=ratio)
-        rows.append(
-            [name, f"{params[name] / 1e6:.2f}", f"{params[name] / params[BASELINE]:.2f}"]
-            + [f"{ms:.0f}", f"{ratio:.2f}"]
-        )
+        size_cells = [f"{params[name] / 1e6:.2f}", f"{params[name] / params[BASELINE]:.2f}"]
+        rows.append([name, *size_cells, f"{ms:.0f}", f"{ratio:.2f}"])
     header = ("head", "params (M)", "× baseline", "fwd+bwd (ms)", "× baseline")
     table = Table(header, rows, "lrrrr")
     lines = [

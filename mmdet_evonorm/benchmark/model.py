@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> Report:
     bench = ModelBench(load_config(args.config, args.cfg_options), inp, args.device, args.amp)
     cost = bench.cost(args.flops_input)
     times = rotated_rounds({"model": bench.steps()}, args.device, args.warmup, args.rounds)
-    times = times["model"]
+    times, cost = times["model"], {**cost, **bench.peak_memory()}  # memory after warm-up
     images_per_s = inp.num_images / median(times["train"].wall)
     fields = {
         "config": args.config,

@@ -17,7 +17,7 @@ from .cli import progress
 from .flops import count_flops
 from .machine import LoadMeter, machine_description
 from .report import Report, Table
-from .timing import clock_label, judged, median, median_ratio, rotated_rounds
+from .timing import clock_label, compare, rotated_rounds
 
 TOOL = "tools/benchmark_necks.py"
 DEFAULTS = dict(warmup=2, rounds=10)
@@ -67,17 +67,16 @@ def measure(args: argparse.Namespace) -> dict[str, dict]:
     with torch.inference_mode():
         steps = {name: {"fwd": partial(neck, feats)} for name, neck in necks.items()}
         times = rotated_rounds(steps, args.device, args.warmup, args.rounds, progress)
-    clock = judged(args.device)
-    ref = getattr(times[next(iter(necks))]["fwd"], clock)
+    stats = compare(times, next(iter(necks)), args.device)
     results = {}
     for name, neck in necks.items():
-        series = getattr(times[name]["fwd"], clock)
+        fwd = stats[name]["fwd"]
         results[name] = dict(
             params=sum(p.numel() for p in neck.parameters()),
             flops=count_flops(neck, (feats,), trace=False)[0],
-            median_ms=median(series) * 1e3,
-            min_ms=min(series) * 1e3,
-            ratio=median_ratio(series, ref),
+            median_ms=fwd["median"] * 1e3,
+            min_ms=fwd["min"] * 1e3,
+            ratio=fwd["ratio"],
         )
     return results
 

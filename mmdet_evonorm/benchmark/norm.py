@@ -46,7 +46,7 @@ from mmdet_evonorm.models.layers.timm_reference import load_timm_evonorm2d_s0
 from .cli import at_least
 from .machine import LoadMeter, machine_description
 from .report import Check, Report, Table, checks_table
-from .timing import clock_label, judged, median, median_ratio, rotated_rounds
+from .timing import clock_label, compare, judged, median, rotated_rounds
 
 TOOL = "tools/benchmark_norm.py"
 DEFAULTS = dict(warmup=5, rounds=30)
@@ -209,12 +209,11 @@ def measure(shape: tuple[int, ...], dtype: torch.dtype, args) -> dict[str, dict]
             "fwd": partial(_infer_step, layer, forced, x),
         }
     times = rotated_rounds(steps, args.device, args.warmup, args.rounds)
-    clock = judged(args.device)
+    stats = compare(times, BASELINE, args.device)
     results = {name: {"saved": saved_bytes(layer, x, f)} for name, (layer, f) in layers.items()}
     for name, r in results.items():
         for step in PASSES:
-            t, base = (getattr(times[n][step], clock) for n in (name, BASELINE))
-            r[step], r[f"{step}_ratio"] = median(t), median_ratio(t, base)
+            r[step], r[f"{step}_ratio"] = stats[name][step]["median"], stats[name][step]["ratio"]
         r["saved_ratio"] = r["saved"] / results[BASELINE]["saved"]
     return results
 

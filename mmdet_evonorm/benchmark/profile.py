@@ -15,15 +15,9 @@ from .timing import time_call
 
 #: Modules timed as one block (dotted names in the detector).
 COMPONENTS = (
-    "backbone",
-    "neck",
-    "rpn_head",
-    "roi_head.bbox_roi_extractor",
-    "roi_head.shared_head",
-    "roi_head.bbox_head",
-    "roi_head.mask_roi_extractor",
-    "roi_head.mask_head",
-)
+    "backbone", "neck", "rpn_head", "roi_head.bbox_roi_extractor", "roi_head.shared_head",
+    "roi_head.bbox_head", "roi_head.mask_roi_extractor", "roi_head.mask_head",
+)  # fmt: skip
 LABELS = ("module:", "norm:")
 
 

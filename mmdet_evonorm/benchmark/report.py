@@ -12,7 +12,7 @@ import csv
 import io
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 FINDINGS_MARK = "<!-- findings -->"
@@ -64,15 +64,7 @@ class Check:
         return self.value >= self.limit if self.at_least else self.value <= self.limit
 
     def to_json(self) -> dict:
-        return dict(
-            target=self.target,
-            value=self.value,
-            limit=self.limit,
-            at_least=self.at_least,
-            measured=self.measured,
-            met=self.met,
-            **self.details,
-        )
+        return dict(asdict(self), met=self.met)
 
 
 def checks_table(checks: Sequence[Check]) -> Table:

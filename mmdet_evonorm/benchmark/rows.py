@@ -205,7 +205,10 @@ def measure(args: argparse.Namespace) -> tuple[dict, dict[str, str], dict[str, d
     results = {}
     for name, bench in benches.items():
         progress(f"{name}: untimed pass (warm-up; memory or RoI counts)")
-        results[name] = trained_figures(bench) if args.checkpoints else bench.cost(args.flops_input)
+        if args.checkpoints:
+            results[name] = trained_figures(bench)
+        else:  # the memory pass is the warm-up
+            results[name] = {**bench.cost(args.flops_input), **bench.peak_memory()}
     subjects = {name: bench.steps(steps) for name, bench in benches.items()}
     times = rotated_rounds(subjects, args.device, args.warmup, args.rounds, progress)
     for name, bench in benches.items():

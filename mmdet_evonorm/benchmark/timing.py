@@ -111,3 +111,21 @@ def median(values: Sequence[float]) -> float:
 def median_ratio(times: Sequence[float], reference: Sequence[float]) -> float:
     """Median over rounds of ``times[i] / reference[i]`` (same-round ratios)."""
     return statistics.median(t / r for t, r in zip(times, reference, strict=True))
+
+
+def compare(
+    times: dict[str, dict[str, Series]], reference: str, device: torch.device | str
+) -> dict[str, dict[str, dict[str, float]]]:
+    """``{subject: {step: {'median', 'min', 'ratio'}}}`` in seconds on the :func:`judged`
+    clock; ``ratio``: :func:`median_ratio` to the ``reference`` subject's same step."""
+    clock = judged(device)
+
+    def stats(series: Series, base: Series) -> dict[str, float]:
+        values = getattr(series, clock)
+        ratio = median_ratio(values, getattr(base, clock))
+        return dict(median=median(values), min=min(values), ratio=ratio)
+
+    return {
+        name: {step: stats(series, times[reference][step]) for step, series in steps.items()}
+        for name, steps in times.items()
+    }

@@ -38,7 +38,7 @@ def test_report_writes_markdown_keeping_findings_and_json_beside(tmp_path):
     data = json.loads((tmp_path / "report.json").read_text())
     assert data["figures"] == {"k": 1}
     assert data["targets"] == [
-        dict(target="t", value=1, limit=2, at_least=False, measured="1", met=True)
+        dict(target="t", value=1, limit=2, measured="1", at_least=False, details={}, met=True)
     ]
     report.write(tmp_path / "table.csv")
     assert (tmp_path / "table.csv").read_text() == "k\n1\n"

@@ -8,7 +8,9 @@ import pytest
 import torch
 
 from mmdet_evonorm.benchmark.timing import (
+    Series,
     clock_label,
+    compare,
     judged,
     median,
     median_ratio,
@@ -46,6 +48,16 @@ def test_median_and_same_round_ratios():
     assert median_ratio([2.0, 9.0, 3.0], [1.0, 3.0, 3.0]) == 2.0  # median of 2, 3, 1
     with pytest.raises(ValueError):
         median_ratio([1.0], [1.0, 2.0])
+
+
+def test_compare_uses_the_judged_clock_and_same_round_ratios():
+    times = {
+        "ref": {"fwd": Series(wall=[9.0, 9.0, 9.0], cpu=[1.0, 2.0, 4.0])},
+        "new": {"fwd": Series(wall=[1.0, 1.0, 1.0], cpu=[2.0, 2.0, 2.0])},
+    }
+    stats = compare(times, "ref", "cpu")
+    assert stats["new"]["fwd"] == dict(median=2.0, min=2.0, ratio=1.0)  # ratios 2, 1, 0.5
+    assert stats["ref"]["fwd"] == dict(median=2.0, min=1.0, ratio=1.0)
 
 
 @pytest.mark.gpu
