@@ -1,4 +1,4 @@
-# De-confounding arm: B1 with only the schedule changed to cosine (SPEC §7.2).
+# De-confounding arm: B1 with only the schedule changed to cosine (configs/README.md, "Why the four arms").
 from mmengine.config import read_base
 
 with read_base():

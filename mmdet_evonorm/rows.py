@@ -2,7 +2,8 @@
 
 One table shared by ``tools/summarize.py`` and the tests; ``configs/README.md`` is its
 human-readable twin. Seed numbers: COCO val2017 after 120k iterations at 12 images per
-iteration (``shared/seed/000_4985916a3a914612.txt``); the arms have none.
+iteration (vghost2008/wml1 ``object_detection2/results_coco_2s.md`` @d18b4ff); the arms
+have none.
 """
 
 from __future__ import annotations

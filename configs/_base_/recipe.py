@@ -1,4 +1,4 @@
-# The recipe every ablation row shares (SPEC §7.1): model, COCO data at 576, the 120k
+# The recipe every ablation row shares (docs/original.md): model, COCO data at 576, the 120k
 # iteration schedule and the runtime. Row configs state only their difference.
 from mmengine.config import read_base
 

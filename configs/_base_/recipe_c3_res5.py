@@ -1,4 +1,4 @@
-# The "C3" rows' RoI side (Mask-RCNN-FPN-C3*.yaml, SPEC §4.7) on top of the recipe:
+# The "C3" rows' RoI side (Mask-RCNN-FPN-C3*.yaml; docs/original.md, "Res5 shared head") on top of the recipe:
 # RoIs pooled 7x7 from P3 only, a randomly initialised stride-1 Res5 stage (3 bottlenecks,
 # 2048 out, BN trainable in train mode) shared by the box predictor (global average pool
 # -> FC) and the mask branch (deconv 7 -> 14, no convs), as in mmdet's C4 recipe.

@@ -1,4 +1,4 @@
-"""The rows follow the original where mmdet allows it (issue 14 item 5, SPEC.md).
+"""The rows follow the original where mmdet allows it (docs/original.md).
 
 Each test names the gap it closes; the maths of the pieces is tested with the
 pieces (tests/test_models/...), this checks that every row uses them.
@@ -41,20 +41,20 @@ def necks(cfg: Config) -> list:
 def test_every_row_follows_the_original_where_mmdet_allows(row):
     model = load(row).model
     rcnn = model.train_cfg.rcnn
-    # SPEC §4.8: bilinear, non-binarised mask targets
+    # bilinear, non-binarised mask targets ("Mask head")
     assert rcnn.soft_mask_target is True
-    # SPEC §4.2: 16 GT boxes per image, drawn with replacement, added as proposals
+    # 16 GT boxes per image, drawn with replacement, added as proposals ("RoI sampling")
     assert rcnn.sampler.type == "GTDrawRandomSampler" and rcnn.sampler.num_gt_proposals == 16
-    # SPEC §4.9: top-1-per-proposal inference is available on every row's box head
+    # ("Inference") top-1-per-proposal inference is available on every row's box head
     assert issubclass(MODELS.get(model.roi_head.bbox_head.type), Top1PerProposalMixin)
-    # SPEC §4.2: TF-slim's Xavier-uniform init, also for the RPN
+    # TF-slim's Xavier-uniform init, also for the RPN ("RoI sampling and initialisation")
     assert model.rpn_head.init_cfg == dict(
         type="Xavier", layer="Conv2d", distribution="uniform", bias=0
     )
-    # SPEC §2.2: TF "SAME" padding of the FPN convs (the stride-2 P6 conv on even inputs)
+    # ("Backbone and FPN") TF "SAME" padding of the FPN convs (the stride-2 P6 conv on even inputs)
     (fpn,) = [n for n in necks(load(row)) if n.type == "FPN"]
     assert fpn.conv_cfg == dict(type="Conv2dAdaptivePadding")
-    # SPEC §3.5: the fusion and balance stages resize like TF1's resize_bilinear
+    # the fusion and balance stages resize like TF1's resize_bilinear ("Backbone hooks")
     for stage in necks(load(row)):
         if stage.type in ("FusionStage", "BalanceStage"):
             assert stage.resize_mode == "tf_legacy_bilinear"
@@ -63,8 +63,8 @@ def test_every_row_follows_the_original_where_mmdet_allows(row):
 
 
 def original_lr(t: int, cosine: bool, end: int = 120000, lr0: float = 0.02) -> float:
-    """SPEC §6: lr0 * t / 1000 below 1000, then lr0 (piecewise, no decay before 80k) or
-    the cosine from lr0 at 1000 to 1e-6 at ``end``."""
+    """docs/original.md, "Schedule": lr0 * t / 1000 below 1000, then lr0 (piecewise,
+    no decay before 80k) or the cosine from lr0 at 1000 to 1e-6 at ``end``."""
     if t < 1000:
         return lr0 * t / 1000
     if not cosine:
@@ -90,7 +90,7 @@ def test_warmup_ramps_from_zero_like_the_original(row):
 
 @pytest.mark.parametrize("row", ["A1", "B1"])
 def test_heads_start_xavier_uniform(row):
-    """SPEC §4.2: RPN, box predictor (also A1's plain one) and mask head."""
+    """RPN, box predictor (also A1's plain one) and mask head (docs/original.md)."""
     model_cfg = load(row).model
     model_cfg.backbone.init_cfg = None
     torch.manual_seed(0)

@@ -1,5 +1,5 @@
 # COCO 2017 instances (mmdet 3.3.0's `mmdet::_base_/datasets/coco_instance.py`, restated:
-# see configs/README.md) at the original's scales (SPEC §2.3): train short side drawn from
+# see configs/README.md) at the original's scales (docs/original.md, "Input sizes"): train short side drawn from
 # {512, 544, 576, 608, 640} with long side <= 800, random flip; test 576 / 1333.
 # 4 images per GPU (the seed ran 3 GPUs = 12 images per iteration).
 dataset_type = "CocoDataset"

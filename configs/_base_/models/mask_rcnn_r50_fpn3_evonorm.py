@@ -1,12 +1,12 @@
-# Mask R-CNN "FPN-3" of object_detection2 (SPEC §2, §4, §5, §7.1) in mmdet terms:
+# Mask R-CNN "FPN-3" of object_detection2 (docs/original.md) in mmdet terms:
 # ResNet-50 C3-C5 -> FPN P3-P6 with EvoNorm-S0 on the output convs (no activation),
 # RPN with GIoU on P3-P6, RoIs from P3-P6 (finest_scale=112 = canonical 224 @ P4),
 # box head 2FC+GN(32)+ReLU, mask head 4 conv + deconv with BN+ReLU after each.
-# Heads start Xavier-uniform with zero bias (TF-slim's default, SPEC §4.2): the RPN by
+# Heads start Xavier-uniform with zero bias (TF-slim's default): the RPN by
 # its init_cfg below (mmdet's default is normal, std 0.01), box and mask heads by theirs.
 xavier_conv = dict(type="Xavier", layer="Conv2d", distribution="uniform", bias=0)
 evonorm = dict(type="EvoNormS0")
-# BN of the RoI heads: TF decay 0.997 (= momentum 0.003), eps 1e-4, batch statistics (SPEC §4.8).
+# BN of the RoI heads: TF decay 0.997 (= momentum 0.003), eps 1e-4, batch statistics.
 roi_bn = dict(type="BN", momentum=0.003, eps=1e-4, requires_grad=True)
 model = dict(
     type="MaskRCNN",
@@ -137,7 +137,7 @@ model = dict(
                 match_low_quality=False,
                 ignore_iof_thr=-1,
             ),
-            # RandomSampler + 16 GT boxes per image drawn with replacement (SPEC §4.2)
+            # RandomSampler + 16 GT boxes per image drawn with replacement
             sampler=dict(
                 type="GTDrawRandomSampler",
                 num=128,
@@ -147,7 +147,7 @@ model = dict(
                 num_gt_proposals=16,
             ),
             mask_size=28,
-            # bilinear, non-binarised mask targets (SPEC §4.8)
+            # bilinear, non-binarised mask targets
             soft_mask_target=True,
             pos_weight=-1,
             debug=False,

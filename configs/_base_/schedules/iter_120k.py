@@ -1,6 +1,6 @@
 # SGD lr 0.02 (12 images / iteration), momentum 0.9, weight decay 1e-4, global-norm
-# clip 32, warm-up from 0 over 1000 iterations, x0.1 at 80k and 100k, stop at 120k (SPEC §6);
-# or cosine from 1000 to 120k down to 1e-6.
+# clip 32, warm-up from 0 over 1000 iterations, x0.1 at 80k and 100k, stop at 120k;
+# or cosine from 1000 to 120k down to 1e-6 (docs/original.md, "Schedule").
 train_cfg = dict(type="IterBasedTrainLoop", max_iters=120000, val_interval=10000)
 val_cfg = dict(type="ValLoop")
 test_cfg = dict(type="TestLoop")

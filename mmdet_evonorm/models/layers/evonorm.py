@@ -12,8 +12,8 @@ from torch import Tensor, nn
 from .evonorm_function import evonorm_s0
 
 #: ``optim_wrapper.paramwise_cfg.custom_keys`` entry that takes EvoNorm-S0's
-#: weight, bias and v out of weight decay (SPEC §1.1: the original has no
-#: regulariser on them). mmengine's ``norm_decay_mult`` cannot do it, as
+#: weight, bias and v out of weight decay (the original has no regulariser on
+#: them: docs/original.md, "EvoNorm-S0"). mmengine's ``norm_decay_mult`` cannot do it, as
 #: ``DefaultOptimWrapperConstructor`` only knows BN/GN/LN/IN as norms; custom
 #: keys match as substrings of the parameter names, and every EvoNormS0 built by
 #: ``build_norm_layer`` / ``ConvModule`` is named after its ``_abbr_``
@@ -148,7 +148,7 @@ def act_cfg_after_norm(norm_cfg: dict | None, act_cfg: dict | None) -> dict | No
     ``None`` when that norm already applies a non-linearity (EvoNormS0 with
     ``apply_act=True``), else ``act_cfg``: a neck or head with a configurable
     ``norm_cfg`` keeps Norm + ReLU for BN/GN and never adds a ReLU after
-    EvoNorm-S0 (SPEC §1.1).
+    EvoNorm-S0 (docs/original.md, "EvoNorm-S0").
 
     Args:
         norm_cfg (dict, optional): A ``build_norm_layer`` config, or None.

@@ -1,7 +1,8 @@
 """EvoNorm-S0 as a memory-lean autograd function (group statistics first).
 
 Liu et al. 2020, "Evolving Normalization-Activation Layers" (arXiv:2004.02967),
-S0 variant; semantics in the design notes, SPEC §1.1. For x viewed as
+S0 variant, as vghost2008/wml1 ``wnnlayer.py`` @911cd7b computes it (docs/original.md,
+"EvoNorm-S0"). For x viewed as
 [N, C, L] (L = H * W, or 1 for a 2-D input) with G groups of c = C / G channels:
 
 .. code-block:: none

@@ -2,15 +2,14 @@
 
 Same contract and formulas as :func:`.evonorm_function.torch_forward` /
 :func:`.evonorm_function.torch_backward` (Liu et al. 2020, "Evolving
-Normalization-Activation Layers", arXiv:2004.02967, S0; SPEC §1.1), except that
-x and dy stay in their own dtype (float32, float16 or bfloat16): every load is
-cast to float32, statistics and sums are accumulated in float32, and y / dx are
-written in x's dtype. The pass plan follows the design notes (GPU.md, "EvoNorm-S0
-needs"): 3 passes over memory forward and 5 backward for large groups; 2 and 3
-when a whole group fits in registers. x [N, C, L] is contiguous, so the group (n, g) is the
-contiguous run of M = C / G * L elements at (n * G + g) * M, and the channel
-row (n, c) the run of L elements at (n * C + c) * L. Any other layout
-(channels_last) is copied to contiguous once by :class:`.EvoNormS0Function`.
+Normalization-Activation Layers", arXiv:2004.02967, S0; docs/original.md, "EvoNorm-S0"),
+except that x and dy stay in their own dtype (float32, float16 or bfloat16): every load
+is cast to float32, statistics and sums are accumulated in float32, and y / dx are
+written in x's dtype. Passes over memory: 3 forward and 5 backward for large groups; 2
+and 3 when a whole group fits in registers. x [N, C, L] is contiguous, so the group
+(n, g) is the contiguous run of M = C / G * L elements at (n * G + g) * M, and the channel
+row (n, c) the run of L elements at (n * C + c) * L. Any other layout (channels_last) is
+copied to contiguous once by :class:`.EvoNormS0Function`.
 
 .. code-block:: none
 

@@ -17,7 +17,8 @@ class RoutedRPNHead(RPNHead):
     to the RoI head. The RoI head can already take a prefix (``StandardRoIHead``
     passes ``x[:len(featmap_strides)]`` to its extractors), but the RPN always reads
     every map. Rows "use FuseBackbone" and "1)" of object_detection2 need the RPN on
-    P3-P6 while box and mask heads pool from F3 only (SPEC §9 N8)::
+    P3-P6 while box and mask heads pool from F3 only (docs/original.md, "Backbone
+    hooks")::
 
         neck -> (F3, P3, P4, P5, P6)
                  │    └───────────── RoutedRPNHead(start_level=1) -> proposals

@@ -28,7 +28,7 @@ def backend(request, monkeypatch):
 
 
 def numpy_evonorm_s0(x, weight, bias, v, groups, eps=1e-5):
-    """SPEC §1.1 in float64: x * sigmoid(v x) / sqrt(group population var + eps) * w + b."""
+    """docs/original.md in float64: x * sigmoid(v x) / sqrt(group population var + eps) * w + b."""
     x = np.asarray(x, np.float64)
     n, c = x.shape[:2]
     x3 = x.reshape(n, c, -1)

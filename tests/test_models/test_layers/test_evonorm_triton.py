@@ -93,7 +93,8 @@ def layer_outputs(layer: EvoNormS0, x: torch.Tensor, dy: torch.Tensor) -> tuple:
 
 
 def float64_reference(layer: EvoNormS0, x: torch.Tensor, dy: torch.Tensor) -> tuple:
-    """Autograd of SPEC §1.1's formula in float64 on CPU, for the same (rounded) x, dy."""
+    """Autograd of EvoNorm-S0's formula (docs/original.md) in float64 on CPU, for the
+    same (rounded) x, dy."""
     x64 = x.detach().cpu().double().requires_grad_()
     params = [p.detach().cpu().double().requires_grad_() for p in layer.parameters()]
     n, c = x64.shape[:2]

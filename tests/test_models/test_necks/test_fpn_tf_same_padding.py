@@ -1,4 +1,6 @@
-"""The recipe's FPN with TF "SAME" padding (mmcv ``Conv2dAdaptivePadding``), SPEC §2.2.
+"""The recipe's FPN with TF "SAME" padding (mmcv ``Conv2dAdaptivePadding``).
+
+See docs/original.md, "Backbone and FPN".
 
 TF pads a stride-2 3x3 conv on an even input by 0 before and 1 after (the output
 pixel i reads inputs 2i..2i+2); PyTorch's ``padding=1`` pads 1 on both sides (inputs

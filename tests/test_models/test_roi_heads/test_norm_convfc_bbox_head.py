@@ -59,7 +59,7 @@ def predictors(cls_in: int, reg_in: int) -> int:
 
 
 def expected_params(preset: str, norm_cfg: dict) -> int:
-    """Parameter count from the layer list of SPEC.md §4.3-§4.5 (no bias before a norm)."""
+    """Parameter count from the layer lists of docs/original.md (no bias before a norm)."""
     conv = C * C * 9 + norm_params(norm_cfg, C)  # one 3x3 conv + its norm
     two_fcs = FLAT * FC + FC * FC + 2 * norm_params(norm_cfg, FC)
     if preset == "Shared2FCGNBBoxHead":
@@ -226,7 +226,7 @@ def test_seph_evonorm_is_per_roi_in_training():
 
 
 def test_shared2fc_gn_matches_a_functional_reference():
-    """FC (no bias) -> GN(32) -> ReLU, twice, then the two predictors (SPEC.md §4.3)."""
+    """FC (no bias) -> GN(32) -> ReLU, twice, then the two predictors (the baseline head)."""
     head = build_head(dict(type="Shared2FCGNBBoxHead"), in_channels=32, fc_out_channels=64)
     x = torch.randn(4, 32, S, S)
     y = x.flatten(1)

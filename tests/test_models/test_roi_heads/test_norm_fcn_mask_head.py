@@ -95,7 +95,7 @@ def test_all_parameters_get_gradients():
 
 
 def test_every_conv_and_the_deconv_start_xavier_uniform():
-    """TF-slim's default initialiser (SPEC.md §4.2), not FCNMaskHead's Kaiming-normal."""
+    """TF-slim's default initialiser (docs/original.md), not FCNMaskHead's Kaiming-normal."""
     head = build(num_convs=2, conv_out_channels=64)
     layers = [head.convs[0].conv, head.convs[1].conv, head.upsample.conv, head.conv_logits]
     assert isinstance(layers[2], nn.ConvTranspose2d)

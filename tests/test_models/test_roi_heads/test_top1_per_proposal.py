@@ -1,4 +1,4 @@
-"""Top-1-class inference per proposal (SPEC.md §4.9) against a direct reference."""
+"""Top-1-class inference per proposal (docs/original.md, "Inference") against a direct reference."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""GTDrawRandomSampler: 16 GT boxes drawn with replacement are added per image (SPEC §4.2)."""
+"""GTDrawRandomSampler: 16 GT boxes drawn with replacement are added per image (as the original)."""
 
 from __future__ import annotations
 

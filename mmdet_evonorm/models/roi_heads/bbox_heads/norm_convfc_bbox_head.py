@@ -1,8 +1,8 @@
 """Conv/FC box heads with a norm (and an optional activation) after every layer.
 
 One class covers the three box heads of the object_detection2 Mask R-CNN ablations
-(vghost2008/wml1 ``object_detection2/modeling/roi_heads/box_head.py`` @911cd7b,
-SPEC.md §4.3-§4.5): ``FastRCNNConvFCHead`` (the "baseline": 2 FC, each FC -> GN ->
+(vghost2008/wml1 ``object_detection2/modeling/roi_heads/box_head.py`` @911cd7b;
+docs/original.md, "Box heads"): ``FastRCNNConvFCHead`` (the "baseline": 2 FC, each FC -> GN ->
 ReLU), ``SeparateFastRCNNConvFCHead`` ("seph") and
 ``SeparateFastRCNNConvFCHeadV2`` ("sephv2"). Branch layout as in mmdet's
 ``ConvFCBBoxHead``::
@@ -15,13 +15,13 @@ ReLU), ``SeparateFastRCNNConvFCHead`` ("seph") and
     every fc:   linear, no bias -> norm -> act   (N, D) -> (N, fc_out)
     flatten:    (N, C, 7, 7) -> (N, C * 49)      (global average with with_avg_pool)
 
-Gaps of ``ConvFCBBoxHead`` filled here (ECOSYSTEM.md §2.5): it always puts a ReLU
+Gaps of mmdet 3.3.0's ``ConvFCBBoxHead`` filled here: it always puts a ReLU
 after a conv's norm and never normalises an FC. Here every conv and FC is built
 with ``norm_cfg`` (mmcv's 'BN', a ``BatchNorm2d``, becomes 'BN1d' on the FCs;
 EvoNorm-S0 takes the 2-D input as is) and ``act_cfg``, which is dropped after
 EvoNorm-S0 (``act_cfg_after_norm``: it is its own non-linearity). All convs and
 linears, the two predictors included, start Xavier-uniform with zero bias (TF-slim's
-default, SPEC.md §4.2).
+default; docs/original.md, "RoI sampling and initialisation").
 """
 
 from __future__ import annotations
@@ -238,7 +238,7 @@ class NormConvFCBBoxHead(Top1PerProposalMixin, BBoxHead):
 
 @MODELS.register_module()
 class Shared2FCGNBBoxHead(NormConvFCBBoxHead):
-    """Baseline box head: 2 shared FC -> GroupNorm(32) -> ReLU (SPEC.md §4.3).
+    """Baseline box head: 2 shared FC -> GroupNorm(32) -> ReLU (docs/original.md, "Box heads").
 
     The original ``FastRCNNConvFCHead`` ignores ``ROI_BOX_HEAD.NORM`` and always
     runs ``flatten -> FC1024 (no bias) -> GN(32, eps 1e-5) -> ReLU -> FC1024 ->
@@ -253,7 +253,7 @@ class Shared2FCGNBBoxHead(NormConvFCBBoxHead):
 
 @MODELS.register_module()
 class SepHBBoxHead(NormConvFCBBoxHead):
-    """ "seph": two independent 4-conv towers, no FC (SPEC.md §4.4).
+    """ "seph": two independent 4-conv towers, no FC (docs/original.md, "Box heads").
 
     ``cls: 4 x [3x3 conv (no bias) -> norm -> act] -> flatten -> fc_cls``, the same
     for ``reg``. The default norm is EvoNorm-S0 without activation (the committed
@@ -269,7 +269,7 @@ class SepHBBoxHead(NormConvFCBBoxHead):
 
 @MODELS.register_module()
 class SepHV2BBoxHead(NormConvFCBBoxHead):
-    """ "sephv2": classification 2 FC, regression 4 convs, nothing shared (SPEC.md §4.5).
+    """ "sephv2": classification 2 FC, regression 4 convs, nothing shared (docs/original.md).
 
     ``cls: flatten -> 2 x [FC (no bias) -> norm -> act] -> fc_cls``;
     ``reg: 4 x [3x3 conv (no bias) -> norm -> act] -> flatten -> fc_reg``: the task

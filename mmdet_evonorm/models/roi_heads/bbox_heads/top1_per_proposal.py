@@ -1,4 +1,6 @@
-"""Top-1-class box inference per proposal (object_detection2, SPEC.md §4.9).
+"""Top-1-class box inference per proposal (object_detection2).
+
+Semantics: docs/original.md, "Inference".
 
 The original ``FastRCNNOutputs.inference`` (vghost2008/wml1
 ``object_detection2/modeling/roi_heads/fast_rcnn.py`` @911cd7b) keeps, for every

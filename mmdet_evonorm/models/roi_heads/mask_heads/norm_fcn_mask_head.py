@@ -1,4 +1,6 @@
-"""FCN mask head with a norm after the deconv too (object_detection2, SPEC.md §4.8).
+"""FCN mask head with a norm after the deconv too (object_detection2).
+
+Semantics: docs/original.md, "Mask head".
 
 ``MaskRCNNConvUpsampleHead`` of vghost2008/wml1
 (``object_detection2/modeling/roi_heads/mask_head.py`` @911cd7b)::
@@ -11,10 +13,11 @@ FPN rows: S = 14, 4 convs, 28x28 masks. "C3" rows: the 7x7x2048 output of the
 shared res5 head, 0 (or 4) convs, 14x14 masks. Norm/act are BN + ReLU in the "BN"
 rows and EvoNorm-S0 + none in the "EvoNorm mask head" rows.
 
-Gaps of mmdet's ``FCNMaskHead`` filled here (SPEC.md §8 and N3): its
+Gaps of mmdet's ``FCNMaskHead`` (3.3.0) filled here: its
 convs always end in ReLU, its deconv is followed by a bare ReLU with no norm, and
 it forbids ``init_cfg`` and starts every layer Kaiming-normal, where the original
-(TF-slim's default, SPEC.md §4.2) is Xavier-uniform with zero bias everywhere.
+(TF-slim's default; docs/original.md, "RoI sampling and initialisation") is
+Xavier-uniform with zero bias everywhere.
 Soft (non-binarised) mask targets need no code: mmdet reads
 ``train_cfg.rcnn.soft_mask_target=True``.
 """

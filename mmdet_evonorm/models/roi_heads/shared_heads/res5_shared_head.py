@@ -1,4 +1,6 @@
-"""Stride-1 res5 block run on every RoI, shared by box and mask branches (SPEC.md §4.7).
+"""Stride-1 res5 block run on every RoI, shared by box and mask branches.
+
+Semantics: docs/original.md, "Res5 shared head".
 
 The "C3" configs of object_detection2 (``Res5ROIHeads`` in vghost2008/wml1
 ``object_detection2/modeling/roi_heads/roi_heads.py`` @911cd7b) pool one map (P3,

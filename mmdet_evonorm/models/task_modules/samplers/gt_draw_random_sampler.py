@@ -1,10 +1,10 @@
 """Random RoI sampler that adds a fixed number of GT boxes, drawn with replacement.
 
 object_detection2 (vghost2008/wml1 ``object_detection2/modeling/roi_heads/roi_heads.py``
-@911cd7b, SPEC.md §4.2) appends ground-truth boxes to each image's proposals before
-sampling, as detectron2 and mmdet do, but not all of them: it draws 16 GT boxes per
-image at random **with replacement**. An image with 3 objects adds 16 boxes (each GT
-about 5 times), one with 50 objects adds 16 of them::
+@911cd7b; docs/original.md, "RoI sampling") appends ground-truth boxes to each image's
+proposals before sampling, as detectron2 and mmdet do, but not all of them: it draws 16
+GT boxes per image at random **with replacement**. An image with 3 objects adds 16 boxes
+(each GT about 5 times), one with 50 objects adds 16 of them::
 
     GT (k boxes) ── draw 16 indices in [0, k) with replacement ── g_1 ... g_16
     priors = [g_1 ... g_16, proposals]        each g_i assigned to its own GT (IoU 1)
