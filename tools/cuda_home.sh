@@ -62,7 +62,7 @@ matching_system_nvcc() {
 # torch_toolkit_spec PYTHON: the pip version spec of the nvcc wheels for PYTHON's torch:
 # "==13.0.2" (the cuda-toolkit release torch depends on) or "==13.0.*" (torch.version.cuda).
 torch_toolkit_spec() {
-    "$1" - <<'PY'
+    "$1" -W ignore - <<'PY'
 import importlib.metadata as md
 import sys
 

@@ -16,14 +16,15 @@ machine with internet; no GPU and no CUDA toolkit needed. DIR holds:
   - the runtime wheels for that Python (manylinux x86-64): mmengine 0.10.7, mmdet 3.3.0,
     pycocotools, setuptools<81, ninja, pytest, and everything they and mmcv need (the GPU
     machine installs only what it lacks);
-  - mmcv-2.1.0.tar.gz, mmcv's source (gpu_check builds it when DIR has no mmcv wheel);
+  - mmcv-2.1.0.tar.gz, mmcv's source (not with --mmcv-wheel; gpu_check builds it when DIR
+    has no mmcv wheel);
   - mmcv-2.1.0-cpXY-cpXY-linux_x86_64.whl, mmcv with CUDA ops cross-compiled for --arch,
     and mmcv-build.json (its Python, torch release, CUDA major, GPU code, sha256, how it was
     built), which gpu_check compares with the GPU machine before installing the wheel;
   - mmcv-build.log, the compiler's output.
 
 How the mmcv wheel is built: a throwaway venv of that Python gets torch==--torch from PyPI
-(with its CUDA libraries: several GB), NVIDIA's nvcc wheels at that torch's CUDA version
+(with its CUDA libraries: several GB) and numpy, NVIDIA's nvcc wheels at that torch's CUDA version
 (tools/cuda_home.sh: cuda-toolkit[nvcc,cccl,crt,nvvm,cudart], linked into a CUDA_HOME),
 setuptools<81, wheel and ninja; then, with that venv's bin/ first on PATH,
   FORCE_CUDA=1 MMCV_WITH_OPS=1 TORCH_CUDA_ARCH_LIST=<--arch> MAX_JOBS=<--jobs> \
@@ -145,8 +146,8 @@ else
     step "throwaway venv: Python $PYTHON_VERSION, torch==$TORCH with its CUDA libraries (several GB)"
     "$TARGET_PY" -m venv "$VENV" || fail "$TARGET_PY -m venv failed"
     "$VPY" -m pip install -q --disable-pip-version-check "torch==$TORCH" "setuptools>=77,<81" \
-        wheel ninja >"$LOG" 2>&1 || fail "pip could not install torch==$TORCH for Python $PYTHON_VERSION" "$LOG"
-    TORCH_BUILT=$("$VPY" -c 'import torch; print(torch.__version__)') || fail "torch==$TORCH does not import"
+        wheel ninja numpy >"$LOG" 2>&1 || fail "pip could not install torch==$TORCH for Python $PYTHON_VERSION" "$LOG"
+    TORCH_BUILT=$("$VPY" -W ignore -c 'import torch; print(torch.__version__)') || fail "torch==$TORCH does not import"
     step "    torch $TORCH_BUILT ($(elapsed "$t0"))"
     # shellcheck source=tools/cuda_home.sh
     source "$TOOLS/cuda_home.sh"
@@ -173,8 +174,7 @@ if [ "$BUILD" = 1 ]; then
         -w "$WORK/wheel" "$STAGE/mmcv-2.1.0.tar.gz")
     if [ "$DRY_RUN" = 1 ]; then
         step "--dry-run: mmcv is not compiled; the build would run:"
-        printf '    %q' "${BUILD_CMD[@]}"
-        echo
+        echo "   $(printf ' %q' "${BUILD_CMD[@]}")"
     else
         # pip's build subprocess finds ninja (and nvcc) only on PATH: the venv's bin/ goes first.
         PATH="$VENV/bin:$PATH" command -v ninja >/dev/null || die "no ninja in $VENV/bin (pip installed none)" 1

@@ -48,7 +48,7 @@ if [ "$ASKED" = 1 ] || "$PY" -c "import sys, torch; sys.exit(not torch.cuda.is_a
 fi
 if [ "$CUDA_OPS" = 1 ]; then
     # The visible GPUs' compute capabilities ("9.0" on an H100/H200) unless set; torch's CUDA.
-    if ! CUDA_INFO=$(TORCH_CUDA_ARCH_LIST=${TORCH_CUDA_ARCH_LIST:-} "$PY" - <<'PY'
+    if ! CUDA_INFO=$(TORCH_CUDA_ARCH_LIST=${TORCH_CUDA_ARCH_LIST:-} "$PY" -W ignore - <<'PY'
 import os, sys, torch
 if torch.version.cuda is None:
     sys.exit(f"error: CUDA ops asked for, but torch {torch.__version__} is a CPU build; install its CUDA build")
