@@ -9,4 +9,4 @@ from .. import kernels_only
 if kernels_only():
     from . import layers  # noqa: F401
 else:
-    from . import layers, necks, roi_heads, task_modules  # noqa: F401
+    from . import dense_heads, layers, necks, roi_heads, task_modules  # noqa: F401

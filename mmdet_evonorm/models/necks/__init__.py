@@ -1,11 +1,10 @@
-"""Neck stages (NonLocal, Fusion, Balance) and the RPN feature routing."""
+"""Neck stages: NonLocal before the FPN, Fusion and Balance after it."""
 
 from .balance_stage import BalanceStage
 from .fusion_stage import FusionStage
 from .non_local_block import GatedNonLocalBlock
 from .non_local_stage import NonLocalStage
 from .resize import RESIZE_MODES, mean_resized, resize_bilinear
-from .routed_rpn_head import RoutedRPNHead
 
 __all__ = [
     "RESIZE_MODES",
@@ -13,7 +12,6 @@ __all__ = [
     "FusionStage",
     "GatedNonLocalBlock",
     "NonLocalStage",
-    "RoutedRPNHead",
     "mean_resized",
     "resize_bilinear",
 ]

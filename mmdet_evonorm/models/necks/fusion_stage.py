@@ -33,7 +33,7 @@ class FusionStage(BaseModule):
 
     F3 is put first so RoI extractors with ``featmap_strides=[8]`` read only F3
     (``StandardRoIHead`` passes ``x[:num_inputs]``), while a
-    :class:`RoutedRPNHead` with ``start_level=1`` reads P3...Pn.
+    :class:`~mmdet_evonorm.models.dense_heads.RoutedRPNHead` with ``start_level=1`` reads P3...Pn.
 
     Args:
         in_channels (int): Channels C of every input level (the FPN width).
