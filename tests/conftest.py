@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="session")
 def synthetic_coco(tmp_path_factory) -> Path:
     """Root of a synthetic shapes set: 8 train and 3 val images of 128 px."""
-    from mmdet_evonorm.datasets.synthetic import make_synthetic_coco
+    from mmdet_evonorm.data_builders.synthetic import make_synthetic_coco
 
     root = tmp_path_factory.mktemp("synthetic_coco")
     make_synthetic_coco(root, "train", num_images=8)
@@ -26,7 +26,7 @@ def synthetic_coco(tmp_path_factory) -> Path:
 
 def _tiny_run_config(data_root: Path) -> dict:
     """Iteration-based config of the tiny R18 Mask R-CNN on the synthetic set."""
-    from mmdet_evonorm.datasets.synthetic import CLASSES
+    from mmdet_evonorm.data_builders.synthetic import CLASSES
     from mmdet_evonorm.testing import get_tiny_mask_rcnn_cfg
 
     def loader(split: str, batch_size: int) -> dict:

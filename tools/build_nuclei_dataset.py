@@ -1,4 +1,4 @@
-"""Build the embedded nuclei COCO set (see ``mmdet_evonorm/datasets/nuclei.py``).
+"""Build the embedded nuclei COCO set (see ``mmdet_evonorm/data_builders/nuclei.py``).
 
     python tools/build_nuclei_dataset.py                 # -> data/nuclei (cached)
     python tools/build_nuclei_dataset.py --out DIR --wheel stardist-0.9.2-....whl
@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from mmdet_evonorm.checks import ArgumentParser, exits_on_bad_input
-from mmdet_evonorm.datasets.nuclei import ensure_nuclei_dataset
+from mmdet_evonorm.data_builders.nuclei import ensure_nuclei_dataset
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO / "data" / "nuclei"

@@ -5,14 +5,14 @@
 
 OUT gets ``annotations/instances_<split>.json`` and ``<split>/NNNNNN.png``; the
 same arguments give the same bytes. Existing annotation files are never
-overwritten. See :mod:`mmdet_evonorm.datasets.synthetic`.
+overwritten. See :mod:`mmdet_evonorm.data_builders.synthetic`.
 """
 
 import argparse
 import sys
 
 from mmdet_evonorm.checks import ArgumentParser, exits_on_bad_input
-from mmdet_evonorm.datasets.synthetic import make_synthetic_coco
+from mmdet_evonorm.data_builders.synthetic import make_synthetic_coco
 
 
 def _split(text: str) -> tuple[str, int]:

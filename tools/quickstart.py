@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     from mmengine.runner import find_latest_checkpoint
 
     from mmdet_evonorm.checks.files import check_config_file
-    from mmdet_evonorm.datasets.nuclei import ensure_nuclei_dataset
+    from mmdet_evonorm.data_builders.nuclei import ensure_nuclei_dataset
     from mmdet_evonorm.engine.cli import run_test, run_train
     from mmdet_evonorm.engine.threads import choose_threads
 

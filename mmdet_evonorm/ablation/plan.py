@@ -4,7 +4,7 @@ A run is one row x fold x seed, named ``<row>_fold<k>_seed<s>``; its config is t
 row's own config file (any style, loaded by mmengine) with the preset applied:
 
 * ``nuclei`` (CPU): :func:`~mmdet_evonorm.presets.apply_nuclei_cpu_sizing` on the
-  fold's nuclei set (``datasets/nuclei.py``: fold ``k`` validates on quadrant ``k``),
+  fold's nuclei set (``data_builders/nuclei.py``: fold ``k`` validates on quadrant ``k``),
   then the row's own LR schedule scaled to ``--iters``;
 * ``coco`` (GPU): the full-size row on its COCO data, its schedule scaled by
   ``--schedule`` (0.1 of 120k = 12k iterations, every begin/end/milestone and the
@@ -145,7 +145,7 @@ def _fold_roots(preset: Preset, folds: int) -> list[Path | None]:
                 f"--folds {folds}: the coco preset has one train/val split; use --folds 1"
             )
         return [None]
-    from mmdet_evonorm.datasets.nuclei import NucleiDatasetError, ensure_nuclei_folds
+    from mmdet_evonorm.data_builders.nuclei import NucleiDatasetError, ensure_nuclei_folds
 
     try:
         return ensure_nuclei_folds(preset.data_root, folds)

@@ -15,7 +15,7 @@ norms, schedule shape, ...):
 
 The LR schedule is *not* part of the sizing: the ablation keeps each row's own
 (scaled with :func:`~.schedule.schedule_options`), the quickstart config states its
-own. Data: ``docs/quickstart.md``; the K-fold sets: ``datasets/nuclei.py``.
+own. Data: ``docs/quickstart.md``; the K-fold sets: ``data_builders/nuclei.py``.
 """
 
 from __future__ import annotations

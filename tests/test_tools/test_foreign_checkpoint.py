@@ -20,7 +20,7 @@ from mmdet_evonorm.testing import single_error_line
 
 def _foreign_checkpoint(path):
     """A checkpoint as plain mmengine writes it: HistoryBuffer and NumPy objects pickled."""
-    from mmdet_evonorm.datasets.synthetic import CLASSES
+    from mmdet_evonorm.data_builders.synthetic import CLASSES
     from mmdet_evonorm.testing import build_detector, get_tiny_mask_rcnn_cfg
 
     torch.manual_seed(0)

@@ -1,4 +1,4 @@
-"""tools/make_synthetic_coco.py and mmdet_evonorm.datasets.synthetic: determinism and valid COCO."""
+"""tools/make_synthetic_coco.py and data_builders.synthetic: determinism and valid COCO."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from pycocotools.coco import COCO
 
-from mmdet_evonorm.datasets.synthetic import CLASSES, make_synthetic_coco
+from mmdet_evonorm.data_builders.synthetic import CLASSES, make_synthetic_coco
 
 
 def _tree(root):

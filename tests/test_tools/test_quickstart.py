@@ -20,7 +20,7 @@ def quickstart():
 
 @pytest.fixture(scope="module")
 def nuclei_root(tmp_path_factory) -> Path:
-    from mmdet_evonorm.datasets.nuclei import NucleiDatasetError, ensure_nuclei_dataset
+    from mmdet_evonorm.data_builders.nuclei import NucleiDatasetError, ensure_nuclei_dataset
 
     root = tmp_path_factory.mktemp("data") / "nuclei"
     try:

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from pycocotools.coco import COCO
 
-from mmdet_evonorm.datasets import nuclei
+from mmdet_evonorm.data_builders import nuclei
 from mmdet_evonorm.testing import load_script
 
 REPO = Path(__file__).resolve().parents[2]

@@ -1,1 +1,0 @@
-"""Dataset builders: the embedded nuclei set and a synthetic COCO generator."""
