@@ -137,3 +137,21 @@ def run_tool(
 @pytest.fixture
 def tool() -> Callable[..., subprocess.CompletedProcess]:
     return run_tool
+
+
+@pytest.fixture(autouse=True)
+def fresh_mmengine_loggers():
+    """Drop mmengine's loggers after each test.
+
+    An ``MMLogger`` keeps the ``sys.stdout`` it was created with; created under
+    ``capsys`` (e.g. by a registry lookup's debug line), that stream is closed after
+    the test, and every later log line ends as a ``--- Logging error ---`` traceback
+    on the stderr a bad-input test reads.
+    """
+    yield
+    from mmengine.logging import MMLogger
+
+    for logger in MMLogger._instance_dict.values():
+        for handler in logger.handlers:
+            handler.close()
+    MMLogger._instance_dict.clear()

@@ -39,15 +39,13 @@ def check_checkpoint(path: str, what: str) -> None:
         path (str): Checkpoint path, URL or ``scheme://`` name.
         what (str): How the user gave it, for the message (e.g. ``'--resume'``).
     """
+    if osp.isdir(path):
+        raise BadInputError(f"checkpoint {path!r} ({what}) is a folder; {_files_in(path)}")
+    if "://" not in path and not osp.isfile(path):
+        raise BadInputError(f"checkpoint {path!r} ({what}) not found")
+    check = check_url_checkpoint if "://" in path else check_weights_only
     try:
-        if "://" in path:
-            check_url_checkpoint(path)
-            return
-        if osp.isdir(path):
-            raise BadInputError(f"checkpoint {path!r} is a folder; {_files_in(path)}")
-        if not osp.isfile(path):
-            raise BadInputError(f"checkpoint {path!r} not found")
-        check_weights_only(path)
+        check(path)
     except BadInputError as exc:
         raise BadInputError(f"{what}: {exc}") from None
 

@@ -171,7 +171,8 @@ def test_work_dir_that_cannot_be_a_folder(below, capsys, tiny_config, tmp_path):
 def test_checkpoint_that_is_a_folder(capsys, tiny_config, work_dir):
     assert run_test([str(tiny_config()), str(work_dir), "--work-dir", str(work_dir)]) == 2
     line = _error_line(capsys)
-    assert f"checkpoint '{work_dir}' is a folder; pass a checkpoint file in it, e.g." in line
+    expected = f"checkpoint '{work_dir}' (the checkpoint to test) is a folder; pass a checkpoint"
+    assert expected in line and f"file in it, e.g. {work_dir}/iter_2.pth" in line
     assert sorted(os.listdir(work_dir)) == ["iter_2.pth", "last_checkpoint"]
 
 
