@@ -1,8 +1,10 @@
 """Input checks: everything a run reads is checked before anything is written.
 
 One error type, :class:`BadInputError` (one line naming the file or field and what
-to do; the tools print ``error: <line>`` and exit with status 2), and one walker over
-configs, :func:`.config_walk.walk`, which every check that reads a config uses:
+to do; the tools print ``error: <line>`` and exit with status 2), one walker over
+configs, :func:`.config_walk.walk`, which every check that reads a config uses, and
+one message for an unknown ``type`` (:func:`.config.unknown_type`), whether the
+lookup of the runner's sections finds it or the up-front build of the model:
 
 .. code-block:: none
 

@@ -8,12 +8,13 @@ they are built first, on the CPU, and a failure becomes one line naming the
 config field of the innermost module being built::
 
     model.neck (FPN): EvoNormS0: group_size=5 must divide num_features=32; fix ...
-    optim_wrapper.optimizer (SGD): Invalid learning rate: -1.0; fix ...
+    optim_wrapper.optimizer (SGD): Invalid learning rate: -1; fix ...
 
 :func:`build_model_up_front` returns the model, which the tools hand to the
-runner (built once per run, :mod:`~mmdet_evonorm.engine.runner_build`); the
-optimizer wrapper and schedulers are only a check (about 10 ms) and are built
-again by the runner on the model it has moved to the device and wrapped.
+runner (built once per run, :mod:`~mmdet_evonorm.engine.runner_build`). The
+optimizer wrapper and schedulers are only a check (no optimizer state exists
+yet), dropped and built again by the runner on the model it has moved to the
+device and wrapped.
 """
 
 from __future__ import annotations
