@@ -254,7 +254,7 @@ install_runtime() {
         --disable-pip-version-check "setuptools>=77,<81" mmengine==0.10.7 mmdet==3.3.0 \
         "pycocotools>=2.0.8" pytest ninja ${MMCV_WHEEL:+"$MMCV_WHEEL"} \
         && "$VENV/bin/python" -c "import mmengine, pycocotools, pytest" \
-        && "$VENV/bin/ninja" --version >/dev/null
+        && PATH="$VENV/bin:$PATH" ninja --version >/dev/null
 }
 export -f install_runtime
 export PYTHON VENV WHEELHOUSE RESULTS ARCH MMCV_WHEEL=${MMCV_WHEEL:-}
@@ -282,7 +282,7 @@ stop_build() {
 trap stop_build EXIT
 build_wheel() {  # build_wheel DIR: mmcv's wheel from the wheelhouse sdist into DIR
     local cores
-    cores=$(nproc)
+    cores=$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc)  # nproc alone: OMP_NUM_THREADS
     MMCV_WITH_OPS=1 FORCE_CUDA=1 TORCH_CUDA_ARCH_LIST=${TORCH_CUDA_ARCH_LIST:-$ARCH} \
         MAX_JOBS=${MAX_JOBS:-$((cores > 3 ? cores - 2 : 1))} \
         CFLAGS="${CFLAGS:-$("$PY" -c 'import sysconfig; print(sysconfig.get_config_var("CFLAGS") or "")')} -g0" \

@@ -60,7 +60,8 @@ step() { echo "[wheelhouse] $*"; }
 elapsed() { echo "$(($(date +%s) - $1)) s"; }
 
 # -- arguments ------------------------------------------------------------------
-OUT="" PYTHON_ARG=3.12 TORCH=2.11.0 ARCH=9.0 JOBS=$(nproc) MMCV_WHEEL="" DRY_RUN=0
+CORES=$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc)  # nproc alone would count OMP_NUM_THREADS
+OUT="" PYTHON_ARG=3.12 TORCH=2.11.0 ARCH=9.0 JOBS=$CORES MMCV_WHEEL="" DRY_RUN=0
 while [ $# -gt 0 ]; do
     case "$1" in
         -h | --help) usage; exit 0 ;;
@@ -186,7 +187,7 @@ if [ "$BUILD" = 1 ]; then
         CPU=$(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)
         "$VPY" "$TOOLS/mmcv_wheel.py" record "$STAGE"/mmcv-2.1.0-*.whl --python "$PYTHON_VERSION" \
             --torch "$TORCH_BUILT" --arch "$ARCH" --out "$STAGE/mmcv-build.json" \
-            --built-by "tools/make_gpu_wheelhouse.sh: nvcc $NVCC_VERSION (NVIDIA's wheels), MAX_JOBS=$JOBS, ${BUILD_S} s on $(nproc) x $CPU" \
+            --built-by "tools/make_gpu_wheelhouse.sh: nvcc $NVCC_VERSION (NVIDIA's wheels), MAX_JOBS=$JOBS, ${BUILD_S} s on $CORES x $CPU" \
             || exit 2
         step "    built in ${BUILD_S} s"
     fi

@@ -77,6 +77,7 @@ fi
 
 # -g0: no debug info. Python's CFLAGS (which distutils *replaces* with $CFLAGS when it is
 # set) carry -g and -O3; keep them and append -g0, so the ops stay optimised.
+CORES=$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc)  # nproc alone would count OMP_NUM_THREADS
 MMCV_CFLAGS="${CFLAGS:-$("$PY" -c 'import sysconfig; print(sysconfig.get_config_var("CFLAGS") or "")')} -g0"
 if [ "$CUDA_OPS" = 1 ]; then
     if "$PY" -c "import sys; from mmcv.ops import get_compiling_cuda_version as v; sys.exit(v() == 'not available')" 2>/dev/null; then
@@ -84,14 +85,14 @@ if [ "$CUDA_OPS" = 1 ]; then
     else
         echo "[setup] 2/5 mmcv==2.1.0 with CUDA ops for arch ${TORCH_CUDA_ARCH_LIST} (nvcc: $NVCC)"
         # --no-cache-dir: pip's wheel cache would hand back an earlier CPU-only build.
-        MMCV_WITH_OPS=1 FORCE_CUDA=1 MAX_JOBS=${MAX_JOBS:-$(nproc)} CFLAGS="$MMCV_CFLAGS" \
+        MMCV_WITH_OPS=1 FORCE_CUDA=1 MAX_JOBS=${MAX_JOBS:-$CORES} CFLAGS="$MMCV_CFLAGS" \
             "${PIP[@]}" -q --no-build-isolation --no-cache-dir --force-reinstall --no-deps mmcv==2.1.0
     fi
 elif "$PY" -c "import mmcv, mmcv.ops" 2>/dev/null; then
     echo "[setup] 2/5 mmcv with ops already present"
 else
     echo "[setup] 2/5 mmcv==2.1.0 with ops (a fresh build on 2 cores: roughly 12-18 min; cached afterwards)"
-    MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-$(nproc)} CFLAGS="$MMCV_CFLAGS" \
+    MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-$CORES} CFLAGS="$MMCV_CFLAGS" \
         "${PIP[@]}" -q --no-build-isolation mmcv==2.1.0
 fi
 

@@ -14,8 +14,7 @@ from pathlib import Path
 
 import pytest
 import torch
-
-from mmdet_evonorm.testing import single_error_line
+from helpers import single_error_line
 
 REPO = Path(__file__).resolve().parents[2]
 WHEELS = (
@@ -169,7 +168,7 @@ def setup_env(tmp_path: Path, with_ninja: bool) -> subprocess.CompletedProcess:
     for tool in bin_dir.iterdir():
         tool.chmod(0o755)
     env = {
-        "PATH": tools_only(tmp_path / "tools", "dirname"),
+        "PATH": tools_only(tmp_path / "tools", "dirname", "env", "nproc"),
         "VENV": str(tmp_path / "venv"),
         "CFLAGS": "-O2",
         "MAX_JOBS": "1",
