@@ -12,10 +12,5 @@ import sys
 
 from mmdet_evonorm.benchmark import cli, model
 
-
-def main(argv: list[str] | None = None) -> int:
-    return cli.main(model, argv)
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli.main(model))

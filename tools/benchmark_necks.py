@@ -9,10 +9,5 @@ import sys
 
 from mmdet_evonorm.benchmark import cli, necks
 
-
-def main(argv: list[str] | None = None) -> int:
-    return cli.main(necks, argv)
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli.main(necks))

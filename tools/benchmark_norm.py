@@ -10,10 +10,5 @@ import sys
 
 from mmdet_evonorm.benchmark import cli, norm
 
-
-def main(argv: list[str] | None = None) -> int:
-    return cli.main(norm, argv)
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli.main(norm))

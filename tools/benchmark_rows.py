@@ -16,10 +16,5 @@ import sys
 
 from mmdet_evonorm.benchmark import cli, rows
 
-
-def main(argv: list[str] | None = None) -> int:
-    return cli.main(rows, argv)
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli.main(rows))

@@ -14,9 +14,7 @@ def build_module(cfg: dict | list, device: torch.device | str = "cpu", seed: int
     from mmdet.registry import MODELS
     from mmdet.utils import register_all_modules
 
-    import mmdet_evonorm  # noqa: F401  (registers this package's modules)
-
-    register_all_modules()
+    register_all_modules()  # this package's modules register when it is imported
     torch.manual_seed(seed)
     module = MODELS.build(copy.deepcopy(cfg))
     module.init_weights()

@@ -11,47 +11,22 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
 import torch
 
 
-def add_common_arguments(parser: argparse.ArgumentParser, defaults: dict) -> None:
-    """--device, --threads, --warmup, --rounds and --out, with a subject's defaults."""
-    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
-    parser.add_argument(
-        "--threads", type=int, default=defaults.get("threads"), help="torch intra-op threads"
-    )
-    parser.add_argument("--warmup", type=int, default=defaults["warmup"], help="untimed rounds")
-    parser.add_argument("--rounds", type=int, default=defaults["rounds"], help="timed rounds")
-    parser.add_argument(
-        "--out",
-        help="also write the report to this .md file (.csv: its main table) and its "
-        "figures and targets to the .json beside it",
-    )
+def at_least(low: int) -> Callable[[str], int]:
+    """An argparse ``type``: an integer of at least ``low``."""
 
+    def integer(text: str) -> int:
+        if int(text) < low:
+            raise argparse.ArgumentTypeError(f"must be >= {low}")
+        return int(text)
 
-def check_common_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    """``parser.error`` on a bad common option."""
-    if args.device == "cuda" and not torch.cuda.is_available():
-        parser.error("--device cuda: no CUDA device is available; use --device cpu")
-    at_least(parser, args, 1, "threads", "rounds")
-    at_least(parser, args, 0, "warmup")
-    if args.out and Path(args.out).suffix not in (".md", ".csv"):
-        parser.error(f"--out {args.out}: name a .md or .csv file")
-    if args.out and not Path(args.out).resolve().parent.is_dir():
-        parser.error(f"--out {args.out}: the folder does not exist; create it first")
-
-
-def at_least(
-    parser: argparse.ArgumentParser, args: argparse.Namespace, low: int, *fields: str
-) -> None:
-    """``parser.error`` unless every set option of ``fields`` is at least ``low``."""
-    for name in fields:
-        value = getattr(args, name)
-        if value is not None and value < low:
-            parser.error(f"--{name.replace('_', '-')} must be >= {low}")
+    return integer
 
 
 def progress(message: str) -> None:
@@ -65,9 +40,23 @@ def parse_args(subject: ModuleType, argv: list[str] | None = None) -> argparse.N
     parser = argparse.ArgumentParser(description=subject.__doc__.split("\n\n")[0])
     if hasattr(subject, "add_arguments"):
         subject.add_arguments(parser)
-    add_common_arguments(parser, subject.DEFAULTS)
+    add, defaults = parser.add_argument, subject.DEFAULTS
+    add("--device", choices=("cpu", "cuda"), default="cpu")
+    add("--threads", type=at_least(1), default=defaults.get("threads"), help="intra-op threads")
+    add("--warmup", type=at_least(0), default=defaults["warmup"], help="untimed rounds")
+    add("--rounds", type=at_least(1), default=defaults["rounds"], help="timed rounds")
+    add(
+        "--out",
+        help="also write the report to this .md file (.csv: its main table) and its "
+        "figures and targets to the .json beside it",
+    )
     args = parser.parse_args(argv)
-    check_common_arguments(parser, args)
+    if args.device == "cuda" and not torch.cuda.is_available():
+        parser.error("--device cuda: no CUDA device is available; use --device cpu")
+    if args.out and Path(args.out).suffix not in (".md", ".csv"):
+        parser.error(f"--out {args.out}: name a .md or .csv file")
+    if args.out and not Path(args.out).resolve().parent.is_dir():
+        parser.error(f"--out {args.out}: the folder does not exist; create it first")
     if hasattr(subject, "check_arguments"):
         subject.check_arguments(parser, args)
     args.command = shlex.join(["python", subject.TOOL, *argv])

@@ -1,27 +1,15 @@
 """One detector config, ready to measure: model, optimizer, batch and RoI budget.
 
-A :class:`ModelBench` builds a config's model with random weights
-(``backbone.init_cfg=None``: nothing is downloaded) and a fixed batch, and offers
-the two steps a user pays for:
-
-.. code-block:: none
-
-    train step = model.train_step(batch, optim_wrapper)   data preprocessing, loss,
-                 backward, grad clip, SGD step (the config's optim_wrapper, lr = 0 so
-                 the weights, hence the detections, stay the same from step to step)
-    inference  = model.test_step(batch)                    preprocessing, RPN, NMS, box
-                 and mask heads, mask pasting at image size (what a test run does)
-
-The input is ``num_images`` random images of ``height x width`` with ``num_objects``
-random boxes and masks each (``mmdet.testing.demo_mm_inputs``, fixed seed). The
-recipe's RoI counts (1000 proposals, 128 sampled RoIs and 100 detections per image)
-scale with ``roi_scale``; by default it is the input's area over the recipe's
-test-scale area (576 x 768 for a 4:3 COCO image), at most 1, so that backbone and
-per-RoI costs keep the recipe's proportions on a small input. The test score
-threshold is ``score_thr`` (default 0) for every model: with random weights some
-heads score no box above the configs' 0.05 and others many, so the mask head's
-share of inference would depend on the initialisation; at 0 every image keeps the
-config's ``max_per_img`` detections, as a trained model mostly does on COCO.
+:class:`ModelBench` builds a config's model with random weights (``backbone.init_cfg=None``:
+nothing is downloaded) or a checkpoint's, and offers the two steps a user pays for:
+``train`` = ``model.train_step`` (the config's optimizer at lr 0, so the detections stay
+the same from step to step) and ``infer`` = ``model.test_step`` (RPN, NMS, heads, mask
+pasting). :class:`BenchmarkInput` is the batch (``mmdet.testing.demo_mm_inputs``, seeded)
+and the RoI budget: the recipe's per-image RoI counts (1000 proposals, 128 sampled RoIs,
+100 detections) scale with the input's area over the recipe's test scale (576x768), at
+most 1, so backbone and per-RoI costs keep their proportions on a small input; the test
+score threshold is 0, so every model keeps ``max_per_img`` detections whatever its random
+initialisation scores, as a trained model mostly does on COCO.
 """
 
 from __future__ import annotations
@@ -50,15 +38,9 @@ STEPS = ("train", "infer")
 
 @dataclass(frozen=True)
 class BenchmarkInput:
-    """The synthetic batch and RoI budget every model of a benchmark gets.
-
-    Args:
-        height, width: Image size in pixels.
-        num_images, num_objects: Images per batch; random boxes + masks per image.
-        roi_scale: Factor on the per-image RoI counts; None: the input's area over
-            :data:`RECIPE_AREA`, at most 1.
-        score_thr: Test score threshold of the R-CNN head; None keeps the config's.
-    """
+    """``num_images`` random images of ``height`` x ``width`` with ``num_objects`` boxes and
+    masks each; ``roi_scale`` on the per-image RoI counts (None: the input's area over
+    :data:`RECIPE_AREA`, at most 1); ``score_thr`` (None: the config's)."""
 
     height: int = 288
     width: int = 384
@@ -85,7 +67,8 @@ class BenchmarkInput:
         )
 
 
-def _parse_size(text: str) -> tuple[int, int]:
+def _size(text: str) -> tuple[int, int]:
+    """An argparse ``type``: ``HxW``, both at least 32."""
     try:
         height, width = (int(v) for v in text.lower().split("x"))
     except ValueError:
@@ -95,33 +78,36 @@ def _parse_size(text: str) -> tuple[int, int]:
     return height, width
 
 
+def fraction(text: str) -> float:
+    """An argparse ``type``: a float in (0, 1]."""
+    if not 0 < float(text) <= 1:
+        raise argparse.ArgumentTypeError("must be in (0, 1]")
+    return float(text)
+
+
 def add_input_arguments(parser: argparse.ArgumentParser) -> None:
-    """The input options of the detector benchmarks."""
+    """The input options of the detector benchmarks (:func:`input_from_args`)."""
     add = parser.add_argument
     add("--amp", action="store_true", help="float16 autocast (CUDA only)")
-    add("--input", type=_parse_size, default=(288, 384), metavar="HxW")
-    add("--flops-input", type=_parse_size, default=(576, 768), metavar="HxW", help="FLOPs image")
-    add("--batch", type=int, default=2, help="images per step")
-    add("--objects", type=int, default=8, help="ground-truth objects per image")
-    add("--roi-scale", type=float, help="factor on per-image RoI counts (default: area/576x768)")
+    add("--input", type=_size, default=(288, 384), metavar="HxW")
+    add("--flops-input", type=_size, default=(576, 768), metavar="HxW", help="FLOPs image")
+    add("--batch", type=at_least(1), default=2, help="images per step")
+    add("--objects", type=at_least(1), default=8, help="ground-truth objects per image")
+    add("--roi-scale", type=fraction, help="factor on per-image RoI counts (default: area/576x768)")
     add("--score-thr", type=float, default=0.0, help="test score threshold (0: max_per_img)")
 
 
 def input_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> BenchmarkInput:
-    """Check the options of :func:`add_input_arguments` (``parser.error`` on bad ones)."""
+    """The input of :func:`add_input_arguments`' options (``parser.error`` on --amp on CPU)."""
     if args.amp and args.device != "cuda":
         parser.error("--amp needs --device cuda")
-    at_least(parser, args, 1, "batch", "objects")
-    if args.roi_scale is not None and not 0 < args.roi_scale <= 1:
-        parser.error("--roi-scale must be in (0, 1]")
     return BenchmarkInput(*args.input, args.batch, args.objects, args.roi_scale, args.score_thr)
 
 
 def load_config(path: str | Path, cfg_options: dict | None = None) -> Config:
     """The config at ``path`` with ``cfg_options`` merged and no pretrained backbone."""
     cfg = Config.fromfile(str(path))
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
+    cfg.merge_from_dict(cfg_options or {})
     if "model" not in cfg:
         raise ValueError(f"{path}: no `model` in the config")
     cfg.model.backbone.init_cfg = None
@@ -129,50 +115,36 @@ def load_config(path: str | Path, cfg_options: dict | None = None) -> Config:
 
 
 def _scaled(count: int, scale: float) -> int:
-    return max(1, round(count * scale))
+    return count if scale == 1 else max(1, round(count * scale))
 
 
 def benchmark_model_cfg(model_cfg: ConfigDict, inp: BenchmarkInput) -> ConfigDict:
-    """A copy of ``model_cfg`` with the RoI counts and score threshold of ``inp``."""
-    model = scale_roi_counts(model_cfg, inp.resolved_roi_scale)
-    if inp.score_thr is not None:
-        model.test_cfg.rcnn.score_thr = inp.score_thr
-    return model
-
-
-def scale_roi_counts(model_cfg: ConfigDict, scale: float) -> ConfigDict:
-    """A copy of ``model_cfg`` with every per-image RoI count times ``scale``.
-
-    Scales RPN ``nms_pre`` / ``max_per_img`` (train and test), the R-CNN sampler's
-    ``num`` and the test ``max_per_img``; the RPN's anchor sampler is left alone.
-    """
-    model = copy.deepcopy(model_cfg)
-    if scale == 1:
-        return model
+    """A copy of ``model_cfg`` with ``inp``'s score threshold and every per-image RoI count
+    (RPN ``nms_pre`` / ``max_per_img`` in train and test, the R-CNN sampler's ``num``, the
+    test ``max_per_img``; not the RPN's anchor sampler) times ``inp``'s RoI scale."""
+    model, scale = copy.deepcopy(model_cfg), inp.resolved_roi_scale
     for rpn in (model.train_cfg.get("rpn_proposal"), model.test_cfg.get("rpn")):
         for key in ("nms_pre", "max_per_img") if rpn is not None else ():
             rpn[key] = _scaled(rpn[key], scale)
     model.train_cfg.rcnn.sampler.num = _scaled(model.train_cfg.rcnn.sampler.num, scale)
     model.test_cfg.rcnn.max_per_img = _scaled(model.test_cfg.rcnn.max_per_img, scale)
+    if inp.score_thr is not None:
+        model.test_cfg.rcnn.score_thr = inp.score_thr
     return model
 
 
-def make_batch(inp: BenchmarkInput, num_classes: int) -> dict:
-    """The fixed random batch of ``inp`` (``demo_mm_inputs`` is seeded)."""
+def make_batch(inp: BenchmarkInput, model_cfg: ConfigDict) -> dict:
+    """The fixed random batch of ``inp`` for ``model_cfg``'s classes (seeded)."""
     from mmdet.testing import demo_mm_inputs
 
+    head = model_cfg.roi_head.bbox_head
     return demo_mm_inputs(
         batch_size=inp.num_images,
         image_shapes=[(3, inp.height, inp.width)] * inp.num_images,
         num_items=[inp.num_objects] * inp.num_images,
-        num_classes=num_classes,
+        num_classes=(head[-1] if isinstance(head, list) else head).num_classes,
         with_mask=True,
     )
-
-
-def _num_classes(model_cfg: ConfigDict) -> int:
-    head = model_cfg.roi_head.bbox_head
-    return (head[-1] if isinstance(head, list) else head).num_classes
 
 
 def dataset_batch(cfg: Config, num_images: int) -> dict:
@@ -198,11 +170,9 @@ class ModelBench:
         device: 'cpu' or 'cuda'.
         amp: Mixed precision (CUDA only): ``AmpOptimWrapper`` for training,
             ``torch.autocast`` for inference.
-        checkpoint: Trained weights to load (strictly) instead of the random ones.
-            Time only inference then: a train step, even at lr 0, updates the
-            running statistics of BN layers in train mode.
-        batch: The batch to run (e.g. :func:`dataset_batch`); default: the random
-            batch of ``inp``.
+        checkpoint: Trained weights to load (strictly) instead of the random ones. Time
+            only inference then: a train step, even at lr 0, updates BN statistics.
+        batch: The batch to run (e.g. :func:`dataset_batch`); default: ``inp``'s.
     """
 
     def __init__(
@@ -227,13 +197,9 @@ class ModelBench:
         if amp:
             optim_cfg.type = "AmpOptimWrapper"
         self.optim_wrapper = build_optim_wrapper(self.model, optim_cfg)
-        self.batch = batch if batch is not None else make_batch(inp, _num_classes(model_cfg))
+        self.batch = batch if batch is not None else make_batch(inp, model_cfg)
         self.num_images = inp.num_images
         self.detections_per_image = float("nan")
-
-    @property
-    def num_params(self) -> int:
-        return sum(p.numel() for p in self.model.parameters())
 
     def train_step(self) -> None:
         """One training step."""
@@ -254,20 +220,17 @@ class ModelBench:
         return {name: getattr(self, f"{name}_step") for name in names}
 
     def cost(self, flops_input: tuple[int, int]) -> dict:
-        """Parameters and FLOPs of the model, and how they were counted.
-
-        FLOPs: mmdet's ``tensor`` forward of one ``flops_input`` image, as its
-        ``get_flops.py`` counts: backbone, neck, RPN, the box head on all proposals
-        and the mask head on the first 100 (the config's own RoI counts: at the
-        recipe's 576 x 768 that is inference with 100 detections).
-        """
+        """Parameters, and FLOPs of mmdet's ``tensor`` forward of one ``flops_input`` image
+        as its ``get_flops.py`` counts them (backbone, neck, RPN, the box head on all
+        proposals, the mask head on the first 100: the config's own RoI counts)."""
         inp = BenchmarkInput(*flops_input, num_images=1, roi_scale=1.0)
         model_cfg = benchmark_model_cfg(self.cfg.model, inp)
         model = build_module(model_cfg, self.device).eval()
-        data = model.data_preprocessor(make_batch(inp, _num_classes(model_cfg)), False)
+        data = model.data_preprocessor(make_batch(inp, model_cfg), False)
         forward = partial(model.forward, data_samples=data["data_samples"], mode="tensor")
         flops, method = count_flops(model, (data["inputs"],), forward)
-        return dict(params=self.num_params, flops=flops, flops_method=method)
+        params = sum(p.numel() for p in self.model.parameters())
+        return dict(params=params, flops=flops, flops_method=method)
 
     def peak_memory(self) -> dict[str, int]:
         """``{'mem_train', 'mem_infer'}``: :func:`peak_allocated` of one step each."""
@@ -276,10 +239,9 @@ class ModelBench:
 
 @contextmanager
 def box_head_rows(model: nn.Module) -> Iterator[dict[str, int]]:
-    """Count the RoIs the box head classifies ('cls') and regresses ('reg')
-    (rows into its ``fc_cls`` / ``fc_reg``) while the context is open."""
-    head = model.roi_head.bbox_head
-    rows = {"cls": 0, "reg": 0}
+    """Count the RoIs the box head classifies ('cls') and regresses ('reg') (rows into
+    its ``fc_cls`` / ``fc_reg``) while the context is open."""
+    head, rows = model.roi_head.bbox_head, {"cls": 0, "reg": 0}
 
     def count(key, _module, args, _output):
         rows[key] += len(args[0])
@@ -299,9 +261,9 @@ def box_head_rows(model: nn.Module) -> Iterator[dict[str, int]]:
 def peak_allocated(fn: Callable[[], object], device: torch.device) -> int:
     """Peak tensor bytes allocated while ``fn()`` runs, above those live before it.
 
-    CUDA: ``torch.cuda.max_memory_allocated``. CPU: the allocation and free events
-    of ``torch.profiler`` (``profile_memory=True``) summed in time order; unlike the
-    process RSS this ignores allocator caching and other threads' memory.
+    CUDA: ``torch.cuda.max_memory_allocated``. CPU: ``torch.profiler``'s allocation and
+    free events summed in time order (unlike the RSS: no allocator caching, no other
+    threads' memory).
     """
     if device.type == "cuda":
         torch.cuda.synchronize(device)

@@ -1,11 +1,9 @@
 """RoI box heads: parameters and forward+backward time, relative to the baseline head.
 
-Every head gets the same batch of RoI features (COCO scale: 512 RoIs of 256x7x7, FC
-width 1024, 80 classes + background) in training mode; one step is forward and
-``sum(outputs).backward()``. The heads take turns (:func:`~.timing.rotated_rounds`);
-the table gives each head's median step time and the median over rounds of its
-time over the baseline's in the same round. The baseline is the "2 FC + GN(32) +
-ReLU" head the original implementation always used.
+Every head gets the same batch of RoI features (default: COCO scale, 512 RoIs of
+256x7x7, FC width 1024, 80 classes + background) in train mode; one step is a forward
+and ``sum(outputs).backward()``, the heads taking turns (:func:`~.timing.rotated_rounds`).
+The baseline is the "2 FC + GN(32) + ReLU" head the original implementation always used.
 """
 
 from __future__ import annotations
@@ -35,20 +33,16 @@ HEADS = {
     "sephv2: BN + ReLU": dict(type="SepHV2BBoxHead", norm_cfg=BN),
 }
 RES5 = "C3: res5 (stride 1) + avg-pool FC"
-SIZES = ("rois", "in_channels", "roi_size", "fc", "num_classes")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--rois", type=int, default=512, help="RoIs per step")
-    parser.add_argument("--in-channels", type=int, default=256)
-    parser.add_argument("--roi-size", type=int, default=7)
-    parser.add_argument("--fc", type=int, default=1024, help="hidden FC width")
-    parser.add_argument("--num-classes", type=int, default=80)
-    parser.add_argument("--with-res5", action="store_true", help=f"also time '{RES5}'")
-
-
-def check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    at_least(parser, args, 1, *SIZES)
+    add = parser.add_argument
+    add("--rois", type=at_least(1), default=512, help="RoIs per step")
+    add("--in-channels", type=at_least(1), default=256)
+    add("--roi-size", type=at_least(1), default=7)
+    add("--fc", type=at_least(1), default=1024, help="hidden FC width")
+    add("--num-classes", type=at_least(1), default=80)
+    add("--with-res5", action="store_true", help=f"also time '{RES5}'")
 
 
 def build_heads(args: argparse.Namespace) -> dict[str, nn.Module]:
@@ -79,24 +73,25 @@ def run(args: argparse.Namespace) -> Report:
     size = (args.in_channels, args.roi_size, args.roi_size)
     x = torch.randn(args.rois, *size, device=args.device)
     steps = {name: {"train": partial(train_step, head, x)} for name, head in heads.items()}
-    times = rotated_rounds(steps, args.device, args.warmup, args.rounds, progress)
-    stats = compare(times, BASELINE, args.device)
-    params = {name: sum(p.numel() for p in head.parameters()) for name, head in heads.items()}
+    stats = compare(
+        rotated_rounds(steps, args.device, args.warmup, args.rounds, progress),
+        BASELINE,
+        args.device,
+    )
     figures = dict(machine=machine_description(args.device), clock=clock_label(args.device))
     rows = []
-    for name in heads:
+    for name, head in heads.items():
+        params, base = (sum(p.numel() for p in h.parameters()) for h in (head, heads[BASELINE]))
         ms, ratio = stats[name]["train"]["median"] * 1e3, stats[name]["train"]["ratio"]
-        figures[name] = dict(params=params[name], train_ms=ms, train_ratio=ratio)
-        size_cells = [f"{params[name] / 1e6:.2f}", f"{params[name] / params[BASELINE]:.2f}"]
-        rows.append([name, *size_cells, f"{ms:.0f}", f"{ratio:.2f}"])
-    header = ("head", "params (M)", "× baseline", "fwd+bwd (ms)", "× baseline")
-    table = Table(header, rows, "lrrrr")
-    lines = [
-        f"- Machine: {figures['machine']}; times: {figures['clock']}.",
+        figures[name] = dict(params=params, train_ms=ms, train_ratio=ratio)
+        rows.append(
+            [name, f"{params / 1e6:.2f}", f"{params / base:.2f}", f"{ms:.0f}", f"{ratio:.2f}"]
+        )
+    table = Table(("head", "params (M)", "× baseline", "fwd+bwd (ms)", "× baseline"), rows, "lrrrr")
+    text = (
+        f"- Machine: {figures['machine']}; times: {figures['clock']}.\n"
         f"- Input: {args.rois} RoIs x {'x'.join(map(str, size))}, FC {args.fc}, "
         f"{args.num_classes} classes, train mode; {args.rounds} rounds after "
-        f"{args.warmup} warm-up round(s).",
-        "",
-        table.markdown(),
-    ]
-    return Report("\n".join(lines), table, figures)
+        f"{args.warmup} warm-up round(s).\n\n{table.markdown()}"
+    )
+    return Report(text, table, figures)

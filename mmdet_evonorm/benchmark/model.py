@@ -1,14 +1,11 @@
 """Cost of one detector config: params, FLOPs, train-step and inference time, peak memory.
 
-Builds the config's model with random weights (:class:`~.detector.ModelBench`) and
-times ``model.train_step`` (lr 0) and ``model.test_step`` on a fixed random batch,
-one of each per round: the medians of the timed rounds, as wall clock (CUDA events
-on a GPU) and as CPU time of the process (the steadier figure on a shared CPU; use
-``--threads 1`` there). FLOPs: :meth:`~.detector.ModelBench.flops` of one
-``--flops-input`` image (default 576x768, the recipe's test scale), 1 per
-multiply-add. Peak memory: tensor bytes allocated during one step above those live
-before it. The per-image RoI counts follow the input size (``--roi-scale``) and the
-test score threshold is 0 (``--score-thr``).
+Times ``model.train_step`` (lr 0) and ``model.test_step`` of the config's model with
+random weights (:class:`~.detector.ModelBench`) on a fixed random batch, one of each per
+round: medians as wall clock (CUDA events on a GPU) and CPU time of the process (the
+steadier figure on a shared CPU; use ``--threads 1`` there). FLOPs: one ``--flops-input``
+image, 1 per multiply-add. Peak memory: tensor bytes allocated during one step (after
+the warm-up) above those live before it.
 """
 
 from __future__ import annotations
@@ -31,9 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("config", help="config file")
     add_input_arguments(parser)
-    parser.add_argument(
-        "--profile", action="store_true", help="also print torch.profiler top costs"
-    )
+    parser.add_argument("--profile", action="store_true", help="also print torch.profiler tables")
     parser.add_argument("--cfg-options", nargs="+", action=DictAction, help="key=value overrides")
 
 
@@ -63,16 +58,17 @@ def run(args: argparse.Namespace) -> Report:
     cost = bench.cost(args.flops_input)
     times = rotated_rounds({"model": bench.steps()}, args.device, args.warmup, args.rounds)
     times, cost = times["model"], {**cost, **bench.peak_memory()}  # memory after warm-up
-    images_per_s = inp.num_images / median(times["train"].wall)
+    flops_input = "x".join(map(str, args.flops_input))
     fields = {
         "config": args.config,
         "machine": machine_description(bench.device),
         "device": f"{bench.device.type}{' + AMP (float16)' if bench.amp else ''}",
         "input": inp.describe(),
         "params": _count(cost["params"]),
-        "flops": f"{_count(cost['flops'])} per {'x'.join(map(str, args.flops_input))} image at "
-        f"the config's RoI counts, 1 per multiply-add ({cost['flops_method']})",
-        "train step": f"{timing(times['train'], 1, args)}, {images_per_s:.2f} images/s",
+        "flops": f"{_count(cost['flops'])} per {flops_input} image at the config's RoI "
+        f"counts, 1 per multiply-add ({cost['flops_method']})",
+        "train step": f"{timing(times['train'], 1, args)}, "
+        f"{inp.num_images / median(times['train'].wall):.2f} images/s",
         "inference": f"{timing(times['infer'], inp.num_images, args)} per image",
         "detections per image": f"{bench.detections_per_image:.1f}",
         "peak memory train step": f"{cost['mem_train'] / 2**20:.0f} MiB",

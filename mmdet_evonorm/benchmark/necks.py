@@ -53,32 +53,27 @@ HEADER = (
 )  # fmt: skip
 
 
-def features(device: str, seed: int = 0) -> tuple[torch.Tensor, ...]:
-    gen = torch.Generator().manual_seed(seed)
-    shapes = [(BATCH, c, IMAGE[0] // s, IMAGE[1] // s) for c, s in C_LEVELS]
-    return tuple(torch.randn(shape, generator=gen).to(device) for shape in shapes)
-
-
 def measure(args: argparse.Namespace) -> dict[str, dict]:
     """Per neck: parameters, FLOPs (FlopCounterMode: it counts the NonLocal attention,
     which FlopAnalyzer misses) and forward times in ms."""
-    feats = features(args.device)
+    gen = torch.Generator().manual_seed(0)
+    shapes = [(BATCH, c, IMAGE[0] // s, IMAGE[1] // s) for c, s in C_LEVELS]
+    feats = tuple(torch.randn(shape, generator=gen).to(args.device) for shape in shapes)
     necks = {name: build_module(stages, args.device).eval() for name, stages in NECKS.items()}
     with torch.inference_mode():
         steps = {name: {"fwd": partial(neck, feats)} for name, neck in necks.items()}
         times = rotated_rounds(steps, args.device, args.warmup, args.rounds, progress)
     stats = compare(times, next(iter(necks)), args.device)
-    results = {}
-    for name, neck in necks.items():
-        fwd = stats[name]["fwd"]
-        results[name] = dict(
+    return {
+        name: dict(
             params=sum(p.numel() for p in neck.parameters()),
             flops=count_flops(neck, (feats,), trace=False)[0],
-            median_ms=fwd["median"] * 1e3,
-            min_ms=fwd["min"] * 1e3,
-            ratio=fwd["ratio"],
+            median_ms=stats[name]["fwd"]["median"] * 1e3,
+            min_ms=stats[name]["fwd"]["min"] * 1e3,
+            ratio=stats[name]["fwd"]["ratio"],
         )
-    return results
+        for name, neck in necks.items()
+    }
 
 
 def table(results: dict[str, dict]) -> Table:
@@ -93,7 +88,7 @@ def table(results: dict[str, dict]) -> Table:
 
 
 def run(args: argparse.Namespace) -> Report:
-    load = LoadMeter().start()
+    load = LoadMeter()
     results = measure(args)
     machine, load_line = machine_description(args.device), load.summary()
     shapes = ", ".join(f"{c}×{IMAGE[0] // s}×{IMAGE[1] // s}" for c, s in C_LEVELS)
@@ -118,5 +113,4 @@ called, eval mode, `torch.inference_mode()`.
 
 {main.markdown()}
 """
-    figures = dict(machine=machine, load=load_line, necks=results)
-    return Report(text, main, figures)
+    return Report(text, main, dict(machine=machine, load=load_line, necks=results))

@@ -1,31 +1,14 @@
 """EvoNorm-S0 against BN+ReLU and GN+ReLU: time, bandwidth and saved memory.
 
-Every candidate runs in train mode on the same random input; per shape and dtype
-the candidates take turns (:func:`~.timing.rotated_rounds`) for
-
-* forward+backward: one forward and ``torch.autograd.grad`` for the input and
-  every parameter;
-* forward: one forward under ``torch.no_grad()`` (inference);
-* saved: bytes of the distinct storages the forward keeps for backward
-  (``torch.autograd.graph.saved_tensors_hooks``), parameters excluded;
-
-each also as a ratio to GN+ReLU (median of same-round ratios), and as achieved
-GB/s under :data:`BYTE_MODEL`, against a device-to-device copy measured in the
-same run (the ceiling). Candidates:
-
-.. code-block:: none
-
-    BN+ReLU, GN+ReLU        torch's layers (what ConvModule builds for BN / GN(32))
-    EvoNormS0               MMDET_EVONORM_BACKEND=cpu (C kernels) on CPU,
-                            =triton on CUDA
-    EvoNormS0, PyTorch path MMDET_EVONORM_BACKEND=torch
-    compiled formula        torch.compile of the plain EvoNorm-S0 formula (CUDA only)
-    timm EvoNorm2dS0        timm's layer, when timm is installed (CPU only)
-
-Targets (:func:`checks`): forward+backward at most GN+ReLU's time and saved memory
-at most half of GN+ReLU's at every 4-D shape; on CUDA also forward+backward at the
-FPN P3 shape in bf16 at 70 % of the copy bandwidth or more. A ratio passes if its
-printed (2-decimal) value does. Needs torch only (no mmcv).
+Per shape and dtype the candidates (:func:`build_candidates`) take turns in train mode
+on one random input: forward+backward (``torch.autograd.grad`` for the input and every
+parameter) and a forward under ``torch.no_grad()``; saved: the distinct non-parameter
+storages the forward keeps for backward. Each also as a ratio to GN+ReLU and as GB/s
+under :data:`BYTE_MODEL` against a copy measured in the same run. Targets
+(:func:`checks`): fwd+bwd at most GN+ReLU's time and saved memory at most half of it at
+every 4-D shape; on CUDA also fwd+bwd at FPN P3 in bf16 at 70 % of the copy bandwidth or
+more; a ratio passes if its printed value does. Needs torch only (no mmcv). Candidates
+and protocol: docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -63,8 +46,7 @@ SHAPES = {
     },
 }
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
-BASELINE = "GN+ReLU"
-EVONORM = "EvoNormS0"
+BASELINE, EVONORM = "GN+ReLU", "EvoNormS0"
 #: Passes over an input-sized tensor that EvoNorm-S0 must make (:data:`BYTE_MODEL`).
 PASSES = {"fwd": 3, "train": 5 + 3}
 BYTE_MODEL = (
@@ -116,75 +98,75 @@ class CompiledFormula(nn.Module):
         return self.formula(x, self.weight, self.bias, self.v)
 
 
+def _shape(text: str) -> tuple[int, ...]:
+    """An argparse ``type``: ``NxC`` or ``NxCxHxW``, C a multiple of 32 (GN(32))."""
+    try:
+        shape = tuple(int(d) for d in text.split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected NxC or NxCxHxW, e.g. 2x64x8x8") from None
+    if len(shape) not in (2, 4) or min(shape) < 1 or shape[1] % 32:
+        raise argparse.ArgumentTypeError("N x C (x H x W), every size >= 1, C a multiple of 32")
+    return shape
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--dtypes", nargs="+", choices=DTYPES, help="default: fp32 (CPU), fp32 bf16 (CUDA)"
-    )
-    parser.add_argument(
-        "--shape", action="append", metavar="NxCxHxW", help="instead of the default shapes"
-    )
-    parser.add_argument("--copy-mib", type=int, default=512, help="buffer of the copy bandwidth")
+    add = parser.add_argument
+    add("--dtypes", nargs="+", choices=DTYPES, help="default: fp32 (CPU), fp32 bf16 (CUDA)")
+    add("--shape", action="append", type=_shape, metavar="NxCxHxW", help="instead of the defaults")
+    add("--copy-mib", type=at_least(1), default=512, help="buffer of the copy bandwidth")
 
 
 def check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    at_least(parser, args, 1, "copy_mib")
-    try:
-        args.shapes = {s: tuple(int(d) for d in s.split("x")) for s in args.shape or ()}
-    except ValueError:
-        parser.error(f"--shape {args.shape}: expected NxC or NxCxHxW, e.g. 2x64x8x8")
-    if any(len(s) not in (2, 4) or min(s) < 1 or s[1] % 32 for s in args.shapes.values()):
-        parser.error("--shape: N x C (x H x W), every size >= 1, C a multiple of 32 (GN(32))")
-    args.shapes = args.shapes or SHAPES[args.device]
+    """The device's default shapes and dtypes where none are given."""
+    args.shapes = {"x".join(map(str, s)): s for s in args.shape or ()} or SHAPES[args.device]
     args.dtypes = args.dtypes or (["fp32", "bf16"] if args.device == "cuda" else ["fp32"])
 
 
-def build_candidates(
-    channels: int, two_d: bool, device: str
-) -> dict[str, tuple[nn.Module, str | None]]:
-    """name -> (layer, EvoNorm back end to force or None)."""
+class _Forced(nn.Module):
+    """EvoNorm-S0 on the back end ``backend`` (chosen in the forward; the backward follows)."""
+
+    def __init__(self, channels: int, backend: str) -> None:
+        super().__init__()
+        self.norm, self.backend = EvoNormS0(channels), backend
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        with mock.patch.dict(os.environ, {BACKEND_ENV: self.backend}):
+            return self.norm(x)
+
+
+def build_candidates(channels: int, two_d: bool, device: str) -> dict[str, nn.Module]:
+    """The layers to compare, by name."""
     bn = nn.BatchNorm1d if two_d else nn.BatchNorm2d
     layers = {
-        "BN+ReLU": (nn.Sequential(bn(channels), nn.ReLU(inplace=True)), None),
-        BASELINE: (nn.Sequential(nn.GroupNorm(32, channels), nn.ReLU(inplace=True)), None),
-        EVONORM: (EvoNormS0(channels), "triton" if device == "cuda" else "cpu"),
-        "EvoNormS0, PyTorch path": (EvoNormS0(channels), "torch"),
+        "BN+ReLU": nn.Sequential(bn(channels), nn.ReLU(inplace=True)),
+        BASELINE: nn.Sequential(nn.GroupNorm(32, channels), nn.ReLU(inplace=True)),
+        EVONORM: _Forced(channels, "triton" if device == "cuda" else "cpu"),
+        "EvoNormS0, PyTorch path": _Forced(channels, "torch"),
     }
     if device == "cuda":
-        layers["compiled formula"] = (CompiledFormula(channels), None)
+        layers["compiled formula"] = CompiledFormula(channels)
     elif (timm_cls := load_timm_evonorm2d_s0()) is not None:
-        layers["timm EvoNorm2dS0"] = (_As4d(timm_cls(channels)), None)
+        layers["timm EvoNorm2dS0"] = _As4d(timm_cls(channels))
     return layers
 
 
-def backend(name: str | None):
-    """Force the EvoNorm-S0 back end (read at every call) while inside."""
-    return mock.patch.dict(os.environ, {BACKEND_ENV: name} if name else {})
-
-
-def saved_bytes(layer: nn.Module, x: torch.Tensor, forced: str | None) -> int:
+def saved_bytes(layer: nn.Module, x: torch.Tensor) -> int:
     """Bytes of the distinct non-parameter storages the forward keeps for backward."""
     params = {p.untyped_storage().data_ptr() for p in layer.parameters()}
     storages: dict[int, int] = {}
 
     def pack(t: torch.Tensor) -> torch.Tensor:
-        storage = t.untyped_storage()
-        if storage.data_ptr() not in params:
-            storages[storage.data_ptr()] = storage.nbytes()
+        if t.untyped_storage().data_ptr() not in params:
+            storages[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
         return t
 
-    with backend(forced), torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
         layer(x)
     return sum(storages.values())
 
 
-def _train_step(layer, forced, x, grad):
-    with backend(forced):
-        torch.autograd.grad(layer(x), [x, *layer.parameters()], grad)
-
-
-def _infer_step(layer, forced, x):
-    with backend(forced), torch.no_grad():
-        layer(x)
+def _train_step(layer: nn.Module, x: torch.Tensor, grad: torch.Tensor) -> None:
+    torch.autograd.grad(layer(x), [x, *layer.parameters()], grad)
 
 
 def copy_bandwidth(device: str, nbytes: int, rounds: int) -> float:
@@ -201,16 +183,20 @@ def measure(shape: tuple[int, ...], dtype: torch.dtype, args) -> dict[str, dict]
     x = torch.randn(shape, device=args.device, dtype=dtype, requires_grad=True)
     grad = torch.randn(shape, device=args.device, dtype=dtype)
     layers = build_candidates(shape[1], len(shape) == 2, args.device)
-    steps = {}
-    for name, (layer, forced) in layers.items():
-        layer.to(device=args.device, dtype=dtype).train()
-        steps[name] = {
-            "train": partial(_train_step, layer, forced, x, grad),
-            "fwd": partial(_infer_step, layer, forced, x),
+    layers = {
+        name: layer.to(device=args.device, dtype=dtype).train() for name, layer in layers.items()
+    }
+    steps = {
+        name: {
+            "train": partial(_train_step, layer, x, grad),
+            "fwd": partial(torch.no_grad()(layer), x),
         }
-    times = rotated_rounds(steps, args.device, args.warmup, args.rounds)
-    stats = compare(times, BASELINE, args.device)
-    results = {name: {"saved": saved_bytes(layer, x, f)} for name, (layer, f) in layers.items()}
+        for name, layer in layers.items()
+    }
+    stats = compare(
+        rotated_rounds(steps, args.device, args.warmup, args.rounds), BASELINE, args.device
+    )
+    results = {name: {"saved": saved_bytes(layer, x)} for name, layer in layers.items()}
     for name, r in results.items():
         for step in PASSES:
             r[step], r[f"{step}_ratio"] = stats[name][step]["median"], stats[name][step]["ratio"]
@@ -224,16 +210,14 @@ def gbps(step: str, numel: int, dtype: torch.dtype, seconds: float) -> float:
 
 
 def table_rows(label, dtype_name, shape, results, copy_bps) -> list[list[str]]:
-    numel, dtype = torch.Size(shape).numel(), DTYPES[dtype_name]
-    rows = []
+    numel, dtype, rows = torch.Size(shape).numel(), DTYPES[dtype_name], []
     for name, r in results.items():
         row = [label, dtype_name, name]
         for step in ("fwd", "train"):
             rate = gbps(step, numel, dtype, r[step])
             row += [f"{r[step] * 1e3:.3f}", f"{r[f'{step}_ratio']:.2f}", f"{rate:.3g}"]
             row.append(f"{100 * rate * 1e9 / copy_bps:.0f} %")
-        row += [f"{r['saved'] / 2**20:.1f}", f"{r['saved_ratio']:.2f}"]
-        rows.append(row)
+        rows.append([*row, f"{r['saved'] / 2**20:.1f}", f"{r['saved_ratio']:.2f}"])
     return rows
 
 
@@ -244,12 +228,14 @@ def checks(device: str, all_results: dict, shapes: dict, copy_bps: float) -> lis
         evo, shape, name = results[EVONORM], shapes[label], f"{label} {dtype_name}"
         if device == "cpu" and len(shape) == 2:  # the CPU targets are for the 4-D shapes
             continue
-        ratio = round(evo["train_ratio"], 2)
-        target = f"{name}: EvoNormS0 fwd+bwd <= {MAX_TRAIN_RATIO}x GN+ReLU"
-        found.append(Check(target, ratio, MAX_TRAIN_RATIO, f"{ratio:.2f}x"))
-        ratio = round(evo["saved_ratio"], 2)
-        target = f"{name}: saved memory <= {MAX_SAVED_RATIO}x GN+ReLU"
-        found.append(Check(target, ratio, MAX_SAVED_RATIO, f"{ratio:.2f}x"))
+        for key, limit, what in (
+            ("train", MAX_TRAIN_RATIO, "EvoNormS0 fwd+bwd"),
+            ("saved", MAX_SAVED_RATIO, "saved memory"),
+        ):
+            ratio = round(evo[f"{key}_ratio"], 2)
+            found.append(
+                Check(f"{name}: {what} <= {limit}x GN+ReLU", ratio, limit, f"{ratio:.2f}x")
+            )
         if device == "cuda" and label.startswith("FPN P3") and dtype_name == "bf16":
             rate = gbps("train", torch.Size(shape).numel(), torch.bfloat16, evo["train"]) * 1e9
             share = round(100 * rate / copy_bps)
@@ -260,16 +246,14 @@ def checks(device: str, all_results: dict, shapes: dict, copy_bps: float) -> lis
 
 def run(args: argparse.Namespace) -> Report:
     """Measure every shape and dtype; the report with its tables."""
-    load = LoadMeter().start()
-    start = time.perf_counter()
+    load, start = LoadMeter(), time.perf_counter()
     kernels = evonorm_cpu_kernel.load_kernels() if args.device == "cpu" else None
     build_s, build = time.perf_counter() - start, evonorm_cpu_kernel.last_build
     copy_bps = copy_bandwidth(args.device, args.copy_mib * 2**20, args.rounds)
     all_results, rows = {}, []
     for label, shape in args.shapes.items():
         for dtype_name in args.dtypes:
-            results = measure(shape, DTYPES[dtype_name], args)
-            all_results[(label, dtype_name)] = results
+            results = all_results[(label, dtype_name)] = measure(shape, DTYPES[dtype_name], args)
             rows += table_rows(label, dtype_name, shape, results, copy_bps)
     lines = [
         f"- Machine: {machine_description(args.device)}.",

@@ -23,13 +23,12 @@ LABELS = ("module:", "norm:")
 
 @contextmanager
 def _labelled(model: nn.Module) -> Iterator[None]:
-    """Wrap the forward of every :data:`COMPONENTS` module and every norm layer
-    in a profiler label (``module:<name>``, ``norm:<class>``)."""
+    """Wrap the forward of every :data:`COMPONENTS` module and every norm layer in a
+    profiler label (``module:<name>``, ``norm:<class>``)."""
     from mmengine.utils.dl_utils.parrots_wrapper import _BatchNorm
 
     from mmdet_evonorm.models.layers import EvoNormS0
 
-    norms = (_BatchNorm, nn.GroupNorm, EvoNormS0)
     handles, stack = [], []
 
     def enter(label, _module, _args):
@@ -41,11 +40,11 @@ def _labelled(model: nn.Module) -> Iterator[None]:
 
     for name, module in model.named_modules():
         label = f"module:{name}" if name in COMPONENTS else None
-        if isinstance(module, norms):
+        if isinstance(module, (_BatchNorm, nn.GroupNorm, EvoNormS0)):
             label = f"norm:{type(module).__name__}"
         if label:
-            handles.append(module.register_forward_pre_hook(partial(enter, label)))
-            handles.append(module.register_forward_hook(leave))
+            handles += [module.register_forward_pre_hook(partial(enter, label))]
+            handles += [module.register_forward_hook(leave)]
     try:
         yield
     finally:
@@ -56,37 +55,26 @@ def _labelled(model: nn.Module) -> Iterator[None]:
 def profile_steps(
     bench: ModelBench, top: int = 12, steps: tuple[str, ...] = STEPS
 ) -> dict[str, str]:
-    """torch.profiler tables of one train step and one inference pass.
-
-    Per step: the forward time of each component and norm type (``module:*``,
-    ``norm:*``; inclusive, forward only) and the ``top`` operators by self time
-    (forward and backward), each as a share of the step's wall time. Run a warm-up
-    step first. Returns ``{step: markdown}`` for each of ``steps``.
-    """
+    """``{step: markdown}`` for each of ``steps``: the forward time of each component and
+    norm type (``module:*``, ``norm:*``; inclusive) and the ``top`` operators by self time
+    (forward and backward), each as a share of the step's wall time. Warm up first."""
     from torch.profiler import ProfilerActivity, profile
 
-    activities = [ProfilerActivity.CPU]
-    if bench.device.type == "cuda":
-        activities.append(ProfilerActivity.CUDA)
+    activities = [ProfilerActivity.CPU] + [ProfilerActivity.CUDA] * (bench.device.type == "cuda")
     tables = {}
     for step, fn in bench.steps(steps).items():
         with _labelled(bench.model), profile(activities=activities) as prof:
             wall = time_call(fn, bench.device)[0].wall
-        tables[step] = _profile_table(prof.key_averages(), wall, top)
+        events = prof.key_averages()
+        labels = [
+            (e, "forward, inclusive", e.cpu_time_total) for e in events if e.key.startswith(LABELS)
+        ]
+        ops = [(e, "self", e.self_cpu_time_total) for e in events if not e.key.startswith(LABELS)]
+        rows = sorted(labels, key=lambda r: -r[2]) + sorted(ops, key=lambda r: -r[2])[:top]
+        cells = [
+            [f"`{e.key}` ({kind})", e.count, f"{us / 1e3:.0f} ms", f"{us / 1e4 / wall:.1f} %"]
+            for e, kind, us in rows
+        ]
+        table = Table(("label / operator", "calls", "time", "share of step"), cells, "lrrr")
+        tables[step] = f"step wall time {wall * 1e3:.0f} ms (with profiler)\n\n{table.markdown()}"
     return tables
-
-
-def _profile_table(averages, wall: float, top: int) -> str:
-    def row(e, name: str, us: float) -> list:
-        return [f"`{e.key}` ({name})", e.count, f"{us / 1e3:.0f} ms", f"{us / 1e4 / wall:.1f} %"]
-
-    labels = sorted(
-        (e for e in averages if e.key.startswith(LABELS)), key=lambda e: -e.cpu_time_total
-    )
-    ops = sorted(
-        (e for e in averages if not e.key.startswith(LABELS)), key=lambda e: -e.self_cpu_time_total
-    )
-    rows = [row(e, "forward, inclusive", e.cpu_time_total) for e in labels]
-    rows += [row(e, "self", e.self_cpu_time_total) for e in ops[:top]]
-    table = Table(("label / operator", "calls", "time", "share of step"), rows, "lrrr")
-    return f"step wall time {wall * 1e3:.0f} ms (with profiler)\n\n{table.markdown()}"

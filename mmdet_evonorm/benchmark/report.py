@@ -1,9 +1,8 @@
 """What a benchmark writes: tables, target checks, and the report with its JSON twin.
 
 ``--out X.md`` writes the Markdown report to ``X.md`` (keeping everything from an
-existing file's ``<!-- findings -->`` line on) and ``X.json`` beside it: the
-measured figures and every target with its limit, measured value and verdict.
-``--out X.csv`` writes the report's main table as CSV instead of the Markdown.
+existing file's ``<!-- findings -->`` line on; ``X.csv``: the main table as CSV) and
+``X.json`` beside it: the figures and every target with its limit, value and verdict.
 """
 
 from __future__ import annotations
@@ -33,10 +32,9 @@ class Table:
             )
 
     def markdown(self) -> str:
-        lines = ["| " + " | ".join(self.header) + " |"]
-        lines.append("|" + "|".join("---" if a == "l" else "---:" for a in self.align) + "|")
-        lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in self.rows]
-        return "\n".join(lines)
+        rule = "|" + "|".join("---" if a == "l" else "---:" for a in self.align) + "|"
+        lines = ["| " + " | ".join(map(str, row)) + " |" for row in (self.header, *self.rows)]
+        return "\n".join([lines[0], rule, *lines[1:]])
 
     def csv(self) -> str:
         text = io.StringIO()
@@ -46,11 +44,8 @@ class Table:
 
 @dataclass(frozen=True)
 class Check:
-    """One target: ``value`` at most (or, ``at_least``, at least) ``limit``.
-
-    ``measured`` is the value as printed; ``details`` are more columns of the
-    targets table (e.g. the other clock's ratio).
-    """
+    """One target: ``value`` at most (``at_least``: at least) ``limit``; ``measured``: the
+    value as printed; ``details``: more columns of the targets table."""
 
     target: str
     value: float
@@ -62,9 +57,6 @@ class Check:
     @property
     def met(self) -> bool:
         return self.value >= self.limit if self.at_least else self.value <= self.limit
-
-    def to_json(self) -> dict:
-        return dict(asdict(self), met=self.met)
 
 
 def checks_table(checks: Sequence[Check]) -> Table:
@@ -94,6 +86,6 @@ class Report:
             old = out.read_text() if out.is_file() else ""
             kept = "\n" + old[old.index(FINDINGS_MARK) :] if FINDINGS_MARK in old else ""
             out.write_text(self.markdown + "\n" + kept)
-        targets = [check.to_json() for check in self.checks]
+        targets = [dict(asdict(check), met=check.met) for check in self.checks]
         text = json.dumps(dict(figures=self.figures, targets=targets), indent=1, default=str)
         out.with_suffix(".json").write_text(text + "\n")

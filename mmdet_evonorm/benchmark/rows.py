@@ -1,51 +1,26 @@
 """Cost of every ablation row in one process, with ratios against row B1.
 
-All row models (:data:`mmdet_evonorm.rows.ROWS`; rows whose model and optimizer
-configs are identical, e.g. B1 and its cosine arm, share one model) are built once.
-Each gets one untimed train step and inference pass under torch.profiler (peak
-memory; this is also the warm-up), then the models take turns for ``--rounds``
-rounds of one train step and one inference pass each (:mod:`.detector` describes
-the steps). Times are wall clock (CUDA events on a GPU) and CPU time of the process;
-by default the steps run on one intra-op thread, whose CPU time barely moves with
-other processes' load. A ratio "× B1" is the median over rounds of the row's time
-over B1's time in the same round. ``--profile ROW ...`` appends the torch.profiler
-top costs of those rows.
-
-``--checkpoint ROW=PATH ...`` measures trained models instead (e.g. the CPU variants
-of an ablation): each row's model and test set come from the config next to its
-checkpoint (the one ``*.py`` in its folder, or ``ROW=PATH,CONFIG``), with the
-config's own RoI counts and score threshold, on the first ``--batch`` images of the
-test set, which all rows must share. Only inference is timed (a train step would
-move BN statistics), through this package's ``ScoreGatedRoIHead`` (a checkpoint
-trained with mmdet's ``StandardRoIHead`` has the same weights); ``--ungated ROW ...``
-adds a twin of those rows on ``StandardRoIHead`` to the same run. The report also
-counts the RoIs each box head classified and regressed.
-
-Targets (:data:`TARGETS`) are judged on CPU time on a CPU and on GPU time (CUDA
-events) on a GPU.
+Every row's model (:data:`mmdet_evonorm.rows.ROWS`; rows with identical model and
+optimizer configs share one) is built once and gets one untimed train step and inference
+pass (peak memory; the warm-up); then the models take turns (:mod:`.detector` steps).
+``--checkpoint ROW=PATH[,CONFIG] ...`` times trained models' inference instead, on the
+first ``--batch`` images of their shared test set, through ``ScoreGatedRoIHead``
+(``--ungated ROW ...``: also ``StandardRoIHead``), counting the box heads' RoIs. Targets
+(:data:`TARGETS`) are judged on CPU time on a CPU, GPU time on a GPU. Protocol, results
+and findings: docs/benchmarks_rows.md.
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
 import os
 from pathlib import Path
 from typing import NamedTuple
 
 from mmdet_evonorm.rows import BASELINE, ROWS, configs_dir
 
+from . import detector
 from .cli import progress
-from .detector import (
-    STEPS,
-    BenchmarkInput,
-    ModelBench,
-    add_input_arguments,
-    box_head_rows,
-    dataset_batch,
-    input_from_args,
-    load_config,
-)
 from .machine import LoadMeter, machine_description
 from .profile import profile_steps
 from .report import Check, Report, Table, checks_table
@@ -80,91 +55,89 @@ TARGETS = (
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--rows", nargs="+", metavar="ROW", help="row ids (default: all)")
-    add_input_arguments(parser)
-    parser.add_argument("--profile", nargs="*", default=[], metavar="ROW", help="profile rows")
-    parser.add_argument(
+    add = parser.add_argument
+    add("--rows", nargs="+", metavar="ROW", help="row ids (default: all)")
+    detector.add_input_arguments(parser)
+    add("--profile", nargs="*", default=[], metavar="ROW", help="profile rows")
+    add(
         "--checkpoint",
         nargs="+",
         default=[],
         metavar="ROW=PATH[,CONFIG]",
         help="trained weights per row: time their inference on the test set's images",
     )
-    parser.add_argument(
-        "--ungated", nargs="*", default=[], metavar="ROW", help="also run ROW on StandardRoIHead"
-    )
+    add("--ungated", nargs="*", default=[], metavar="ROW", help="also run ROW on StandardRoIHead")
 
 
 def check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     ids = [row.id for row in ROWS]
-    args.checkpoints = parse_checkpoints(parser, args.checkpoint)
+    args.checkpoints = dict(parse_checkpoint(parser, item) for item in args.checkpoint)
     if args.rows is None:
         args.rows = [r for r in ids if r in args.checkpoints] if args.checkpoints else ids
     for row in {*args.rows, *args.profile, *args.ungated, *args.checkpoints} - set(ids):
         parser.error(f"--rows/--profile/...: unknown row {row!r}; known: {' '.join(ids)}")
     if args.checkpoints and set(args.rows) != set(args.checkpoints):
         parser.error("--checkpoint: give one for every row of --rows (or leave --rows out)")
-    if not set(args.ungated) <= set(args.rows):
-        parser.error("--ungated: every ungated row must be in --rows")
     if BASELINE not in args.rows:
         parser.error(f"--rows must include the baseline {BASELINE}")
-    if not set(args.profile) <= set(args.rows):
-        parser.error("--profile: every profiled row must be in --rows")
-    args.inp = input_from_args(parser, args)
+    for option, rows in (
+        ("--ungated: every ungated", args.ungated),
+        ("--profile: every profiled", args.profile),
+    ):
+        if not set(rows) <= set(args.rows):
+            parser.error(f"{option} row must be in --rows")
+    args.inp = detector.input_from_args(parser, args)
     if args.checkpoints:  # the trained configs' own RoI counts and score thresholds
-        args.inp = BenchmarkInput(num_images=args.batch, roi_scale=1.0, score_thr=None)
+        args.inp = detector.BenchmarkInput(num_images=args.batch, roi_scale=1.0, score_thr=None)
 
 
-def parse_checkpoints(parser: argparse.ArgumentParser, items: list[str]) -> dict:
-    """``{row: (checkpoint, config)}`` from ``ROW=PATH[,CONFIG]`` items."""
-    checkpoints = {}
-    for item in items:
-        row, sep, paths = item.partition("=")
-        path, _, config = paths.partition(",")
-        if not sep or not path:
-            parser.error(f"--checkpoint {item}: expected ROW=PATH or ROW=PATH,CONFIG")
-        if not os.path.isfile(path):
-            parser.error(f"--checkpoint {item}: {path}: no such file")
-        if not config:
-            found = sorted(Path(path).parent.glob("*.py"))
-            if len(found) != 1:
-                parser.error(
-                    f"--checkpoint {item}: {len(found)} configs (*.py) next to the checkpoint; "
-                    f"name one as {row}={path},CONFIG"
-                )
-            config = str(found[0])
-        elif not os.path.isfile(config):
-            parser.error(f"--checkpoint {item}: {config}: no such config file")
-        checkpoints[row] = (path, config)
-    return checkpoints
+def parse_checkpoint(parser: argparse.ArgumentParser, item: str) -> tuple[str, tuple[str, str]]:
+    """``(row, (checkpoint, config))`` of a ``ROW=PATH[,CONFIG]`` item."""
+    row, sep, paths = item.partition("=")
+    path, _, config = paths.partition(",")
+    if not sep or not path:
+        parser.error(f"--checkpoint {item}: expected ROW=PATH or ROW=PATH,CONFIG")
+    if not os.path.isfile(path):
+        parser.error(f"--checkpoint {item}: {path}: no such file")
+    found = [config] if config else sorted(map(str, Path(path).parent.glob("*.py")))
+    if len(found) != 1:
+        parser.error(
+            f"--checkpoint {item}: {len(found)} configs (*.py) next to the checkpoint; "
+            f"name one as {row}={path},CONFIG"
+        )
+    if not os.path.isfile(found[0]):
+        parser.error(f"--checkpoint {item}: {found[0]}: no such config file")
+    return row, (path, found[0])
 
 
-def build_benches(args: argparse.Namespace) -> tuple[dict[str, ModelBench], dict[str, str]]:
+def build_benches(
+    args: argparse.Namespace,
+) -> tuple[dict[str, detector.ModelBench], dict[str, str]]:
     """One bench per distinct model; returns the benches and ``{row: bench row}``."""
     benches, owner, seen = {}, {}, []
     for row in (r for r in ROWS if r.id in args.rows):
-        cfg = load_config(configs_dir() / row.config)
+        cfg = detector.load_config(configs_dir() / row.config)
         key = (cfg.model.to_dict(), cfg.get("optim_wrapper"))
         twin = next((name for name, other in seen if other == key), None)
         if twin is None:
             progress(f"building {row.id} ({row.config})")
-            benches[row.id] = ModelBench(cfg, args.inp, args.device, args.amp)
+            benches[row.id] = detector.ModelBench(cfg, args.inp, args.device, args.amp)
             seen.append((row.id, key))
         owner[row.id] = twin or row.id
     return benches, owner
 
 
-def build_trained_benches(args: argparse.Namespace) -> dict[str, ModelBench]:
+def build_trained_benches(args: argparse.Namespace) -> dict[str, detector.ModelBench]:
     """One bench per ``--checkpoint`` row (score-gated) and per ``--ungated`` twin, all
     on the same first ``--batch`` images of the shared test set."""
     benches, batch, first = {}, None, None
     for row in (r.id for r in ROWS if r.id in args.rows):
         checkpoint, config = args.checkpoints[row]
-        cfg = load_config(config)
+        cfg = detector.load_config(config)
         data = test_set(cfg)
         if first is None:
             progress(f"loading {args.batch} test image(s) of {data} ({config})")
-            batch, first = dataset_batch(cfg, args.batch), (row, data)
+            batch, first = detector.dataset_batch(cfg, args.batch), (row, data)
         elif data != first[1]:
             raise SystemExit(
                 f"error: {config}: test set {data} differs from {first[0]}'s {first[1]}"
@@ -176,7 +149,9 @@ def build_trained_benches(args: argparse.Namespace) -> dict[str, ModelBench]:
             progress(f"building {name} ({roi_head}) from {checkpoint}")
             if cfg.model.roi_head.type in ("StandardRoIHead", "ScoreGatedRoIHead"):
                 cfg.model.roi_head.type = roi_head
-            benches[name] = ModelBench(cfg, args.inp, args.device, args.amp, checkpoint, batch)
+            benches[name] = detector.ModelBench(
+                cfg, args.inp, args.device, args.amp, checkpoint, batch
+            )
     return benches
 
 
@@ -186,14 +161,6 @@ def test_set(cfg) -> str:
     return f"{dataset.get('data_root', '')}{dataset.get('ann_file', '')} ({prefix})"
 
 
-def trained_figures(bench: ModelBench) -> dict:
-    """Trained weights: one untimed inference pass counting the box head's RoIs."""
-    with box_head_rows(bench.model) as rows:
-        bench.infer_step()
-    per_image = {key: count / bench.num_images for key, count in rows.items()}
-    return dict(roi_head=type(bench.model.roi_head).__name__, **per_image)
-
-
 def measure(args: argparse.Namespace) -> tuple[dict, dict[str, str], dict[str, dict]]:
     """``{model: figures}`` (with ``times``: ``{step: Series}``), ``{row: model}`` and
     ``{row: {step: profile table}}``."""
@@ -201,12 +168,15 @@ def measure(args: argparse.Namespace) -> tuple[dict, dict[str, str], dict[str, d
         benches, steps = build_trained_benches(args), ("infer",)
         owner = {name: name for name in benches}
     else:
-        (benches, owner), steps = build_benches(args), STEPS
+        (benches, owner), steps = build_benches(args), detector.STEPS
     results = {}
     for name, bench in benches.items():
         progress(f"{name}: untimed pass (warm-up; memory or RoI counts)")
-        if args.checkpoints:
-            results[name] = trained_figures(bench)
+        if args.checkpoints:  # trained weights: count the box head's RoIs instead
+            with detector.box_head_rows(bench.model) as rows:
+                bench.infer_step()
+            per_image = {key: count / bench.num_images for key, count in rows.items()}
+            results[name] = dict(roi_head=type(bench.model.roi_head).__name__, **per_image)
         else:  # the memory pass is the warm-up
             results[name] = {**bench.cost(args.flops_input), **bench.peak_memory()}
     subjects = {name: bench.steps(steps) for name, bench in benches.items()}
@@ -226,6 +196,18 @@ def _ratio(results: dict, owner: dict, row: str, ref: str, step: str, clock: str
     return median_ratio(times, base)
 
 
+def _time_cells(results: dict, owner: dict, row: str, step: str, per: int) -> list[str]:
+    """Per clock: the median ms (divided by ``per``) and the ratio to B1."""
+    return [
+        cell
+        for clock in CLOCKS
+        for cell in (
+            f"{_ms(results[owner[row]], step, clock, per):.0f}",
+            f"{_ratio(results, owner, row, BASELINE, step, clock):.2f}",
+        )
+    ]
+
+
 def rows_table(results: dict, owner: dict[str, str], num_images: int) -> Table:
     header = [
         "row", "params (M)", "GFLOPs", "train step CPU (ms)", "× B1", "train step wall (ms)",
@@ -236,16 +218,15 @@ def rows_table(results: dict, owner: dict[str, str], num_images: int) -> Table:
     rows = []
     for row in (r for r in ROWS if r.id in owner):
         res = results[owner[row.id]]
-        cells = [f"{res['params'] / 1e6:.2f}", f"{res['flops'] / 1e9:.1f}"]
-        for step, clock in itertools.product(STEPS, CLOCKS):
-            per = num_images if step == "infer" else 1
-            cells.append(f"{_ms(res, step, clock, per):.0f}")
-            cells.append(f"{_ratio(results, owner, row.id, BASELINE, step, clock):.2f}")
-            if (step, clock) == ("train", "wall"):
-                cells.append(f"{num_images * 1e3 / _ms(res, step, clock):.2f}")
-        cells += [f"{res['mem_train'] / 2**20:.0f}", f"{res['mem_infer'] / 2**20:.0f}"]
         same = f" (model of {owner[row.id]})" if owner[row.id] != row.id else ""
-        rows.append([f"{row.id}{same}", *cells, f"`{row.config}`"])
+        rows.append(
+            [f"{row.id}{same}", f"{res['params'] / 1e6:.2f}", f"{res['flops'] / 1e9:.1f}"]
+            + _time_cells(results, owner, row.id, "train", 1)
+            + [f"{num_images * 1e3 / _ms(res, 'train', 'wall'):.2f}"]
+            + _time_cells(results, owner, row.id, "infer", num_images)
+            + [f"{res['mem_train'] / 2**20:.0f}", f"{res['mem_infer'] / 2**20:.0f}"]
+            + [f"`{row.config}`"]
+        )
     return Table(header, rows, "l" + "r" * 13 + "l")
 
 
@@ -255,14 +236,13 @@ def trained_table(results: dict, args: argparse.Namespace) -> Table:
         "detections / image", "inference CPU (ms / image)", "× B1",
         "inference wall (ms / image)", "× B1", "checkpoint",
     ]  # fmt: skip
-    owner, rows = {name: name for name in results}, []
-    for name, res in results.items():
-        cells = [name, res["roi_head"], f"{res['cls']:.0f}", f"{res['reg']:.0f}"]
-        cells.append(f"{res['detections']:.1f}")
-        for clock in CLOCKS:
-            cells.append(f"{_ms(res, 'infer', clock, args.batch):.0f}")
-            cells.append(f"{_ratio(results, owner, name, BASELINE, 'infer', clock):.2f}")
-        rows.append([*cells, f"`{args.checkpoints[name.split()[0]][0]}`"])
+    owner = {name: name for name in results}
+    rows = [
+        [name, res["roi_head"], f"{res['cls']:.0f}", f"{res['reg']:.0f}"]
+        + [f"{res['detections']:.1f}", *_time_cells(results, owner, name, "infer", args.batch)]
+        + [f"`{args.checkpoints[name.split()[0]][0]}`"]
+        for name, res in results.items()
+    ]
     return Table(header, rows, "ll" + "r" * 7 + "l")
 
 
@@ -301,7 +281,7 @@ def describe(args: argparse.Namespace, results: dict) -> list[str]:
     )
     if args.checkpoints:
         configs = "; ".join(f"{row}: `{config}`" for row, (_, config) in args.checkpoints.items())
-        data = test_set(load_config(next(iter(args.checkpoints.values()))[1]))
+        data = test_set(detector.load_config(next(iter(args.checkpoints.values()))[1]))
         return [
             f"- Models: the trained configs next to the checkpoints ({configs}), their own RoI "
             "counts and test score thresholds; RoI head `ScoreGatedRoIHead` (`StandardRoIHead` "
@@ -330,7 +310,7 @@ def describe(args: argparse.Namespace, results: dict) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> Report:
-    load = LoadMeter().start()
+    load = LoadMeter()
     results, owner, profiles = measure(args)
     if args.checkpoints:
         title, main = "Per-row inference cost with trained weights", trained_table(results, args)

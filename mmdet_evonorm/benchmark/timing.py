@@ -1,18 +1,10 @@
-"""The clock, the rotated rounds and the statistics of every benchmark.
+"""The clock, the rotated rounds and the statistics every benchmark shares.
 
-.. code-block:: none
-
-    cuda  CUDA events around the call on the current stream: the GPU time of the
-          work the call queued (plus any gaps where the GPU waited for the host)
-    cpu   wall-clock seconds, and CPU seconds of this process (all its threads): on
-          a CPU shared with other processes the CPU time hardly depends on their
-          load, the wall time does
-
-A :class:`Sample` keeps both figures, ``wall`` (the CUDA events on a GPU) and
-``cpu``; :func:`judged` names the one that decides a comparison on a device.
-:func:`rotated_rounds` lets several subjects take turns, each round starting one
-subject later, so a change of machine load hits them alike; compare them with
-:func:`median_ratio` (ratios taken within a round).
+A :class:`Sample` keeps ``wall`` (CUDA events on a GPU: the GPU time of the work the
+call queued) and ``cpu`` (CPU seconds of this process, all threads: on a shared CPU it
+hardly depends on the other processes' load); :func:`judged` names the one that decides
+on a device. In :func:`rotated_rounds` subjects take turns, each round starting one
+later, so a change of load hits them alike; :func:`compare` takes same-round ratios.
 """
 
 from __future__ import annotations
@@ -23,6 +15,8 @@ from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 import torch
+
+median = statistics.median
 
 
 class Sample(NamedTuple):
@@ -39,25 +33,21 @@ class Series(NamedTuple):
     cpu: list[float]
 
 
-def is_cuda(device: torch.device | str) -> bool:
-    return torch.device(device).type == "cuda"
-
-
 def judged(device: torch.device | str) -> str:
     """The :class:`Sample` field that decides on ``device``: CUDA events or CPU time."""
-    return "wall" if is_cuda(device) else "cpu"
+    return "wall" if torch.device(device).type == "cuda" else "cpu"
 
 
 def clock_label(device: torch.device | str, clock: str | None = None) -> str:
     """What ``clock`` ('wall' or 'cpu'; default: :func:`judged`) measures on ``device``."""
     if (clock or judged(device)) == "cpu":
         return "CPU time of this process"
-    return "GPU time (CUDA events)" if is_cuda(device) else "wall-clock time"
+    return "GPU time (CUDA events)" if judged(device) == "wall" else "wall-clock time"
 
 
 def time_call(fn: Callable[[], object], device: torch.device | str) -> tuple[Sample, object]:
     """One ``fn()`` on ``device``: its :class:`Sample` and what it returned."""
-    cuda = is_cuda(device)
+    cuda = judged(device) == "wall"
     if cuda:
         torch.cuda.synchronize(device)
         start, end = (torch.cuda.Event(enable_timing=True) for _ in range(2))
@@ -80,16 +70,13 @@ def rotated_rounds(
     rounds: int,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, dict[str, Series]]:
-    """``{subject: {step: Series}}`` over ``warmup`` untimed and ``rounds`` timed rounds.
-
-    In a round every subject runs its steps once, in their order, the subjects in
-    turn; round ``i`` starts with subject ``i`` (modulo their number).
-    """
+    """``{subject: {step: Series}}`` over ``warmup`` untimed and ``rounds`` timed rounds;
+    in round ``i`` every subject runs its steps in order, starting with subject ``i``."""
     times = {name: {step: Series([], []) for step in steps} for name, steps in subjects.items()}
     names = list(subjects)
     for index in range(warmup + rounds):
-        shift = index % len(names)
         tag = "warm-up" if index < warmup else f"round {index - warmup + 1}/{rounds}"
+        shift = index % len(names)
         for name in names[shift:] + names[:shift]:
             samples = {step: time_call(fn, device)[0] for step, fn in subjects[name].items()}
             for step, sample in samples.items() if index >= warmup else ():
@@ -104,13 +91,9 @@ def rotated_rounds(
     return times
 
 
-def median(values: Sequence[float]) -> float:
-    return statistics.median(values)
-
-
 def median_ratio(times: Sequence[float], reference: Sequence[float]) -> float:
     """Median over rounds of ``times[i] / reference[i]`` (same-round ratios)."""
-    return statistics.median(t / r for t, r in zip(times, reference, strict=True))
+    return median(t / r for t, r in zip(times, reference, strict=True))
 
 
 def compare(
@@ -122,8 +105,9 @@ def compare(
 
     def stats(series: Series, base: Series) -> dict[str, float]:
         values = getattr(series, clock)
-        ratio = median_ratio(values, getattr(base, clock))
-        return dict(median=median(values), min=min(values), ratio=ratio)
+        return dict(
+            median=median(values), min=min(values), ratio=median_ratio(values, getattr(base, clock))
+        )
 
     return {
         name: {step: stats(series, times[reference][step]) for step, series in steps.items()}

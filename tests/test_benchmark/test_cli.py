@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import types
 
@@ -41,9 +40,10 @@ def test_main_parses_common_options_and_writes_out(tmp_path, capsys):
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["--rounds", "0"], "--rounds must be >= 1"),
-        (["--warmup", "-1"], "--warmup must be >= 0"),
-        (["--threads", "0"], "--threads must be >= 1"),
+        (["--rounds", "0"], "argument --rounds: must be >= 1"),
+        (["--warmup", "-1"], "argument --warmup: must be >= 0"),
+        (["--threads", "0"], "argument --threads: must be >= 1"),
+        (["--rounds", "x"], "argument --rounds: invalid integer value: 'x'"),
         (["--out", "/nonexistent/dir/x.md"], "the folder does not exist"),
         (["--out", "x.txt"], "name a .md or .csv file"),
     ],
@@ -58,10 +58,10 @@ def test_bad_common_options_exit_2_with_one_message(argv, message, capsys):
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message without CUDA")
 def test_cuda_without_a_gpu_is_refused(capsys):
-    parser = argparse.ArgumentParser()
-    cli.add_common_arguments(parser, dict(warmup=0, rounds=1))
-    with pytest.raises(SystemExit):
-        cli.check_common_arguments(parser, parser.parse_args(["--device", "cuda"]))
+    runs = []
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(_subject(runs), ["--device", "cuda"])
+    assert exit_info.value.code == 2 and not runs
     assert "no CUDA device is available; use --device cpu" in capsys.readouterr().err
 
 

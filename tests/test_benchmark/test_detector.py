@@ -16,15 +16,14 @@ from mmdet_evonorm.benchmark.detector import (
     box_head_rows,
     input_from_args,
     peak_allocated,
-    scale_roi_counts,
 )
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
 
-def test_scale_roi_counts_scales_every_per_image_count():
+def test_benchmark_model_cfg_scales_every_per_image_count():
     model = Config.fromfile(str(CONFIGS / "mask_rcnn_c3_res5_anchor120.py")).model
-    scaled = scale_roi_counts(model, 0.25)
+    scaled = benchmark_model_cfg(model, BenchmarkInput(roi_scale=0.25, score_thr=None))
     rpn_proposal = scaled.train_cfg.rpn_proposal
     assert (rpn_proposal.nms_pre, rpn_proposal.max_per_img) == (1500, 250)
     assert (scaled.test_cfg.rpn.nms_pre, scaled.test_cfg.rpn.max_per_img) == (750, 128)
@@ -45,8 +44,9 @@ def test_scale_roi_counts_scales_every_per_image_count():
         (["--amp"], "--amp needs --device cuda"),
         (["--input", "64"], "expected HxW"),
         (["--input", "16x16"], "at least 32x32"),
-        (["--roi-scale", "2"], "--roi-scale must be in (0, 1]"),
-        (["--batch", "0"], "--batch must be >= 1"),
+        (["--roi-scale", "2"], "argument --roi-scale: must be in (0, 1]"),
+        (["--roi-scale", "x"], "argument --roi-scale: invalid fraction value: 'x'"),
+        (["--batch", "0"], "argument --batch: must be >= 1"),
     ],
 )
 def test_input_options_refuse_bad_values(argv, message, capsys):

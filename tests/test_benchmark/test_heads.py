@@ -26,4 +26,4 @@ def test_heads_report_sizes_and_ratios_to_the_baseline():
 def test_sizes_must_be_positive(capsys):
     with pytest.raises(SystemExit):
         parse_args(heads, ["--rois", "0"])
-    assert "--rois must be >= 1" in capsys.readouterr().err
+    assert "argument --rois: must be >= 1" in capsys.readouterr().err

@@ -19,7 +19,7 @@ def test_machine_line_names_cpu_features_threads_and_versions():
 
 
 def test_load_meter_states_the_cpu_share_and_warns_when_shared():
-    meter = LoadMeter().start()
+    meter = LoadMeter()
     sum(i * i for i in range(200_000))
     summary = meter.summary()
     assert summary.startswith("wall ") and "CPU cores on average" in summary

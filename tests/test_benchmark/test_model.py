@@ -15,7 +15,7 @@ C4 = "configs/mask_rcnn_fpn3_sephv2_evonorm_cosine.py"
     [
         (["missing.py"], "missing.py: no such config file"),
         ([C4, "--amp"], "--amp needs --device cuda"),
-        ([C4, "--roi-scale", "2"], "--roi-scale must be in (0, 1]"),
+        ([C4, "--roi-scale", "2"], "argument --roi-scale: must be in (0, 1]"),
         ([C4, "--iters", "2"], "unrecognized arguments: --iters"),  # now --rounds
     ],
 )

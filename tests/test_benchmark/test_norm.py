@@ -44,7 +44,7 @@ def test_targets_pass_on_the_printed_value_and_skip_2d_shapes_on_cpu():
     [
         (["--shape", "2x33x4x4"], "C a multiple of 32"),
         (["--shape", "2xfoo"], "expected NxC or NxCxHxW"),
-        (["--copy-mib", "0"], "--copy-mib must be >= 1"),
+        (["--copy-mib", "0"], "argument --copy-mib: must be >= 1"),
     ],
 )
 def test_bad_options(argv, message, capsys):
