@@ -107,12 +107,20 @@ def render_ablation_tables(rows: list[RowRuns]) -> str:
 
 
 def plot_ablation_ap(rows: list[RowRuns], path: Path) -> None:
-    """Bars of mean bbox and segm mAP per row with ± 1 sample-std error bars (PNG)."""
-    series = {}
+    """Mean bbox and segm mAP per row and evaluation arm, ± 1 sample std (PNG, 2 panels).
+
+    A row without BN in its heads shows its as-trained runs under every arm; an arm
+    with no finished run draws no bar.
+    """
+    panels = {}
     for iou_type in IOU_TYPES:
-        stats = [mean_std(row.values(f"{iou_type}_mAP")) for row in rows]
-        series[iou_type] = ([m or 0.0 for m, _ in stats], [s or 0.0 for _, s in stats])
-    plot_grouped_bars([row.label for row in rows], series, path)
+        bars = {}
+        for arm, title in ARM_TITLES.items():
+            stats = [mean_std(_values(row.arm_runs(arm), f"{iou_type}_mAP")) for row in rows]
+            means = [math.nan if m is None else m for m, _ in stats]
+            bars[title] = (means, [s or 0.0 for _, s in stats])
+        panels[iou_type] = bars
+    plot_grouped_bars([row.label for row in rows], {}, path, panels)
 
 
 def paired_interval(diffs: list[float]) -> tuple[float, float | None]:

@@ -179,22 +179,34 @@ def plot_ap_bars(runs: list[RunResult], path: Path) -> None:
 
 
 def plot_grouped_bars(
-    labels: list[str], series: dict[str, tuple[list[float], list[float] | None]], path: Path
+    labels: list[str],
+    series: dict[str, tuple[list[float], list[float] | None]],
+    path: Path,
+    panels: dict[str, dict[str, tuple[list[float], list[float] | None]]] | None = None,
 ) -> None:
-    """Two bars per label (``series``: name -> values, error bars or None) as a PNG."""
+    """Grouped bars per label (``series``: name -> values, error bars or None) as a PNG.
+
+    With ``panels`` (title -> series) one panel per title, side by side; ``series`` is
+    then ignored. A NaN value draws no bar.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    panels = panels or {"": series}
+    width = max(6, 0.7 * len(labels) + 2)
+    fig, axes = plt.subplots(1, len(panels), figsize=(width * len(panels), 4), squeeze=False)
     xs = range(len(labels))
-    fig, ax = plt.subplots(figsize=(max(6, 0.7 * len(labels) + 2), 4))
-    for offset, (name, (values, errors)) in zip((-0.2, 0.2), series.items(), strict=True):
-        xs_shifted = [x + offset for x in xs]
-        ax.bar(xs_shifted, values, 0.4, yerr=errors, capsize=4 if errors else 0, label=name)
-    ax.set_xticks(list(xs), labels, rotation=45, ha="right")
-    ax.set_ylabel("COCO mAP")
-    ax.legend()
+    for ax, (title, bars) in zip(axes[0], panels.items(), strict=True):
+        step = 0.8 / len(bars)
+        for index, (name, (values, errors)) in enumerate(bars.items()):
+            shifted = [x - 0.4 + step * (index + 0.5) for x in xs]
+            ax.bar(shifted, values, step, yerr=errors, capsize=4 if errors else 0, label=name)
+        ax.set_xticks(list(xs), labels, rotation=45, ha="right")
+        ax.set_ylabel("COCO mAP")
+        ax.set_title(title)
+        ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
