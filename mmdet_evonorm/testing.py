@@ -1,22 +1,20 @@
-"""Tiny Mask R-CNN configs and inputs shared by the tests.
+"""Tiny Mask R-CNN configs and inputs, for tests and quick checks (``mmdet.testing`` style).
 
 The tiny model has the layout of this package's recipe (P3-P6 from C3-C5, RPN on
 strides 8-64, RoIs pooled from P3-P6 with ``finest_scale=112``) with an R18
 backbone and narrow widths, so one loss + predict pass takes well under a second
 on a CPU. It starts from mmdet's own Mask R-CNN base config (``mmdet::``), so
-only the differences are written here.
+only the differences are written here. Assertions and file checks of the test suite
+live in ``tests/helpers.py``.
 """
 
 from __future__ import annotations
 
 import copy
-import importlib.util
-from pathlib import Path
 
 import torch
 from mmengine.config import ConfigDict
 from mmengine.hub import get_config
-from torch import nn
 
 WIDTH = 32  # FPN / head width of the tiny model
 STRIDES = [8, 16, 32, 64]
@@ -133,39 +131,3 @@ def shrink_for_cpu(
     model.train_cfg.rpn_proposal.update(nms_pre=num_proposals * 2, max_per_img=num_proposals)
     model.test_cfg.rpn.update(nms_pre=num_proposals * 2, max_per_img=num_proposals)
     return model
-
-
-def assert_xavier_uniform(layer: nn.Module) -> None:
-    """``layer.weight`` is Xavier-uniform (TF-slim's default) and its bias, if any, is 0.
-
-    The bound sqrt(6 / (fan_in + fan_out)) is the same for Linear, Conv2d and
-    ConvTranspose2d weights: (size(0) + size(1)) times the kernel area.
-    """
-    weight = layer.weight.detach()
-    receptive = weight[0, 0].numel()
-    bound = (6.0 / ((weight.shape[0] + weight.shape[1]) * receptive)) ** 0.5
-    assert weight.abs().max() <= bound, layer
-    assert weight.abs().max() > 0.9 * bound, layer  # uniform, not a narrow normal
-    if layer.bias is not None:
-        assert not layer.bias.any(), layer
-
-
-def snapshot(folder: Path) -> dict:
-    """Every file below ``folder`` with its bytes: compare before/after to prove nothing changed."""
-    return {p.relative_to(folder): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
-def single_error_line(stderr: str) -> str:
-    """The one ``error: ...`` line a tool printed for bad input (no traceback, no second line)."""
-    errors = [line for line in stderr.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1, stderr[-3000:]
-    assert "Traceback" not in stderr, stderr[-3000:]
-    return errors[0]
-
-
-def load_script(path: Path):
-    """Import a script (e.g. ``tools/ablate.py``, not on ``sys.path``) as a module."""
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module

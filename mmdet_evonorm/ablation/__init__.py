@@ -2,7 +2,8 @@
 
 :mod:`.plan` turns rows and a preset into run configs (and refuses what cannot run),
 :mod:`.execute` trains and tests them with ``tools/train.py``/``tools/test.py``'s code
-paths; the tables and chart are :mod:`mmdet_evonorm.analysis.ablation_table`.
+paths, :mod:`.cli` is the command line; the tables and chart are
+:mod:`mmdet_evonorm.analysis.ablation_table`.
 """
 
 from .execute import execute_plan

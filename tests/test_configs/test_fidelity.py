@@ -11,13 +11,14 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers import assert_xavier_uniform
 from mmdet.registry import MODELS
 from mmengine.config import Config
 from mmengine.registry import PARAM_SCHEDULERS
 
 from mmdet_evonorm.models.roi_heads.bbox_heads import Top1PerProposalMixin
 from mmdet_evonorm.rows import ROWS
-from mmdet_evonorm.testing import assert_xavier_uniform, build_detector
+from mmdet_evonorm.testing import build_detector
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 _CACHE: dict[str, Config] = {}

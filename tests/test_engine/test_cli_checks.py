@@ -10,9 +10,9 @@ import os
 
 import pytest
 import torch
+from helpers import single_error_line, snapshot
 
 from mmdet_evonorm.engine.cli import run_test, run_train
-from mmdet_evonorm.testing import single_error_line, snapshot
 
 
 def _error_line(capsys) -> str:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers import single_error_line
 from mmengine.config import Config
 from mmengine.runner.checkpoint import CheckpointLoader, _load_checkpoint
 
@@ -26,7 +27,6 @@ from mmdet_evonorm.checks.checkpoints import check_pretrained_checkpoints
 from mmdet_evonorm.engine import url_checkpoints
 from mmdet_evonorm.engine.safe_checkpoint import UnsafeCheckpointError
 from mmdet_evonorm.engine.url_checkpoints import OFFLINE_DIR_ENV, resolve_url
-from mmdet_evonorm.testing import single_error_line
 
 REPO = Path(__file__).resolve().parents[2]
 B1_CONFIG = REPO / "configs/mask_rcnn_fpn3_evonorm.py"

@@ -12,6 +12,7 @@ from mmdet_evonorm.presets import scaled_max_iters, schedule_options, train_subs
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 B1 = CONFIGS / "mask_rcnn_fpn3_evonorm.py"
 C4 = CONFIGS / "mask_rcnn_fpn3_sephv2_evonorm_cosine.py"
+QUICKSTART = CONFIGS / "quickstart" / "mask_rcnn_r18_fpn3_sephv2_evonorm_nuclei_cpu.py"
 SCHEDULERS = {
     "LinearLR": LinearLR,
     "MultiStepLR": MultiStepLR,
@@ -98,3 +99,17 @@ def test_train_subset_reaches_the_innermost_dataset():
     wrapped.merge_from_dict(train_subset_options(wrapped, 7))
     assert wrapped.train_dataloader.dataset.dataset.indices == 7
     assert "indices" not in wrapped.train_dataloader.dataset
+
+
+def test_quickstart_schedule_scales_every_phase():
+    cfg = Config.fromfile(QUICKSTART)
+    full, warmup_end = cfg.train_cfg.max_iters, cfg.param_scheduler[0].end
+    half = cfg.copy()
+    half.merge_from_dict(schedule_options(cfg, full // 2))
+    assert half.train_cfg.max_iters == half.default_hooks.checkpoint.interval == full // 2
+    assert half.param_scheduler[0].end == round(warmup_end / 2)
+    assert half.param_scheduler[-1].end == full // 2
+
+    cfg.merge_from_dict(schedule_options(cfg, 2))
+    assert all(s.end > s.begin >= 0 for s in cfg.param_scheduler)
+    assert cfg.param_scheduler[-1].end == cfg.train_cfg.max_iters == 2

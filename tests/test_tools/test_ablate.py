@@ -1,4 +1,4 @@
-"""tools/ablate.py: both presets end to end, resume/skip, bad input (one line, exit 2)."""
+"""tools/ablate.py end to end: both presets, resume/skip, another configuration refused."""
 
 from __future__ import annotations
 
@@ -6,9 +6,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+from helpers import single_error_line, snapshot
 from mmengine.config import Config
-
-from mmdet_evonorm.testing import load_script, single_error_line, snapshot
 
 REPO = Path(__file__).resolve().parents[2]
 FULL_METRIC = {"val_evaluator.type": "FullCocoMetric", "test_evaluator.type": "FullCocoMetric"}
@@ -86,7 +85,7 @@ def test_coco_preset_end_to_end_resume_and_refusal(tool, tiny_rows, tmp_path):
 
 @pytest.fixture(scope="module")
 def nuclei_folds(tmp_path_factory) -> Path:
-    from mmdet_evonorm.datasets.nuclei import NucleiDatasetError, ensure_nuclei_folds
+    from mmdet_evonorm.data_builders.nuclei import NucleiDatasetError, ensure_nuclei_folds
 
     root = tmp_path_factory.mktemp("data")
     cached = sorted((REPO / "data" / "sources").glob("stardist-0.9.2-*.whl"))
@@ -101,62 +100,44 @@ def nuclei_folds(tmp_path_factory) -> Path:
 
 
 @pytest.mark.slow
-def test_nuclei_preset_two_rows_two_folds(tool, nuclei_folds, tmp_path):
-    """The issue's command: B1 C2 --preset nuclei --folds 2 --seeds 1 --iters 20."""
+def test_nuclei_preset_two_rows_two_folds_with_bn_arms(tool, nuclei_folds, tmp_path):
+    """C1 C2 --preset nuclei --folds 2 --seeds 1 --iters 20: C1 (BN box head) gets the
+    Precise BN and batch-statistics arms, C2 (EvoNorm-S0 heads, no BN) is skipped."""
     work = tmp_path / "ablation"
-    argv = ["tools/ablate.py", "B1", "C2", "--preset", "nuclei", "--folds", "2", "--seeds", "1"]
+    argv = ["tools/ablate.py", "C1", "C2", "--preset", "nuclei", "--folds", "2", "--seeds", "1"]
     argv += ["--iters", "20", "--jobs", "2", "--data-root", nuclei_folds, "--work-dir", work]
     done = tool(*argv, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
     order = [line.split(", eta")[0] for line in done.stdout.splitlines() if ", eta" in line]
     assert order == [
-        "[ablate] run 1/4, row B1 fold 0 seed 0",
+        "[ablate] run 1/4, row C1 fold 0 seed 0",
         "[ablate] run 2/4, row C2 fold 0 seed 0",
-        "[ablate] run 3/4, row B1 fold 1 seed 0",
+        "[ablate] run 3/4, row C1 fold 1 seed 0",
         "[ablate] run 4/4, row C2 fold 1 seed 0",
     ]
+    assert "[ablate] threads: 1 intra-op thread(s) per run (OMP_NUM_THREADS" in done.stdout
     cfg = Config.fromfile(str(work / "configs" / "C2_fold1_seed0.py"))
     assert cfg.train_dataloader.dataset.data_root == f"{nuclei_folds}/fold_1/"
     assert cfg.model.backbone.depth == 18 and cfg.param_scheduler[-1].type == "CosineAnnealingLR"
-    assert Config.fromfile(str(work / "configs" / "B1_fold0_seed0.py")).param_scheduler[
+    assert Config.fromfile(str(work / "configs" / "C1_fold0_seed0.py")).param_scheduler[
         -1
-    ].milestones == [13, 17]  # B1's own multistep, scaled to 20 iterations
+    ].milestones == [13, 17]  # C1's own multistep (B1's), scaled to 20 iterations
+    table = (work / "ablation.md").read_text()
+    assert table.split("\n#### bbox")[1] in done.stdout  # printed as written
     for iou_type in ("bbox", "segm"):
-        rows = _rows((work / "ablation.md").read_text(), iou_type)
-        assert list(rows) == ["B1", "C2"] and rows["C2"][2] == "2"
-        assert " ± " in rows["C2"][3] and rows["B1"][-4] == "+0.000"
+        rows = _rows(table, iou_type)
+        assert list(rows) == ["C1", "C2"] and rows["C2"][2] == "2"
+        assert " ± " in rows["C2"][3] and rows["C1"][-4] == "+0.000"
+    for fold in (0, 1):
+        arms = work / f"C1_fold{fold}_seed0" / "arms"
+        assert (arms / "precise_bn" / "iter_20_precise_bn.pth").is_file()
+        assert all(list((arms / arm).glob("*/*.json")) for arm in ("precise_bn", "batch_stats"))
+        assert (work / f"C2_fold{fold}_seed0" / "arms" / "skipped.txt").is_file()
+    arms = table.split("#### BN evaluation arms (mAP)")[1].split("####")[0]
+    c1 = [line.strip("|").split("|") for line in arms.splitlines() if line.startswith("|C1|")]
+    assert [cells[1] for cells in c1] == ["bbox", "segm"]
+    assert all(" ± " in cell for cells in c1 for cell in cells[2:5])  # 3 arms x 2 folds
+    assert all(cell.endswith("(n=2)") for cells in c1 for cell in cells[5:7])
+    assert "|C2|bbox|" in arms and "— (no BN in the RoI heads)" in arms
+    assert "#### Paired differences" in table and "|C2 − C1|Precise BN|" in table
     assert (work / "ablation.png").is_file()
-
-
-@pytest.fixture(scope="module")
-def ablate():
-    return load_script(REPO / "tools" / "ablate.py")
-
-
-@pytest.mark.parametrize(
-    "args, named",
-    [
-        (["B1", "Z9"], "unknown row or config 'Z9'"),
-        (["B1", "configs/nope.py"], "configs/nope.py"),
-        (["B1", "B1"], "row 'B1' is given twice"),
-        (["B1", "--folds", "5"], "--folds 5: the nuclei image has 4 quadrants"),
-        (["B1", "--preset", "coco", "--folds", "2"], "--folds 2: the coco preset has one"),
-        (["B1", "--seeds", "0"], "--seeds 0"),
-    ],
-)
-def test_bad_input_is_one_line(ablate, capsys, tmp_path, args, named):
-    work = tmp_path / "ablation"
-    argv = [*args, "--work-dir", str(work), "--data-root", str(tmp_path / "none")]
-    assert ablate.main(argv) == 2
-    assert named in single_error_line(capsys.readouterr().err)
-    assert not work.exists() and not (tmp_path / "none").exists()
-
-
-@pytest.mark.parametrize(
-    "args", [["B1", "--schedule", "0.1"], ["B1", "--preset", "coco", "--iters", "5"]]
-)
-def test_options_of_the_other_preset_are_refused(ablate, capsys, tmp_path, args):
-    with pytest.raises(SystemExit) as info:
-        ablate.main([*args, "--work-dir", str(tmp_path / "w")])
-    assert info.value.code == 2 and "belong" in capsys.readouterr().err.splitlines()[-1]
-    assert not (tmp_path / "w").exists()

@@ -16,14 +16,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers import single_error_line, snapshot
 
 from mmdet_evonorm.engine.cli import run_test, run_train
-from mmdet_evonorm.testing import (
-    build_detector,
-    get_tiny_mask_rcnn_cfg,
-    single_error_line,
-    snapshot,
-)
+from mmdet_evonorm.testing import build_detector, get_tiny_mask_rcnn_cfg
 
 REPO = Path(__file__).resolve().parents[2]
 NO_VALIDATION = {"val_dataloader": None, "val_cfg": None, "val_evaluator": None}

@@ -25,8 +25,7 @@ from pathlib import Path
 
 import pytest
 import torch
-
-from mmdet_evonorm.testing import load_script, single_error_line
+from helpers import import_standalone_tool, single_error_line
 
 REPO = Path(__file__).resolve().parents[2]
 TOOLKIT = "13.0.2"
@@ -139,7 +138,7 @@ def test_compiles_a_torch_cuda_extension_file_for_sm_90(cuda_home, tmp_path):
     link = ["c++", "-shared", str(tmp_path / "scale.o"), f"-L{cuda_home}/lib64", "-lcudart"]
     run = subprocess.run([*link, "-o", str(tmp_path / "scale.so")], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr[-3000:]
-    mmcv_wheel = load_script(REPO / "tools/mmcv_wheel.py")
+    mmcv_wheel = import_standalone_tool("mmcv_wheel")
     assert mmcv_wheel.cuda_code((tmp_path / "scale.so").read_bytes()) == (13, ["sm_90"])
 
 

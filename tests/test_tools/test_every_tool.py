@@ -1,45 +1,83 @@
 """Every script in ``tools/`` given a file that is not there: one ``error:`` line, status 2.
 
-The Python tools run in-process through their ``main(argv)`` (one import of the
-package for all of them); ``dist_train.sh`` / ``dist_test.sh`` run as a user runs
-them, where one process checks the inputs before torchrun starts any worker.
-Nothing may be written. A new tool needs a case here.
+A Python tool is a few lines calling one function of the package; the cases name that
+function, which runs in-process (one import of the package for all of them), and
+check that the tool calls it. ``mmcv_wheel.py`` must run without the package, so it
+runs as a process; ``dist_train.sh`` / ``dist_test.sh`` run as a user runs them,
+where one process checks the inputs before torchrun starts any worker. Nothing may
+be written. A new tool needs a case here.
 """
 
 from __future__ import annotations
 
+import importlib
+import inspect
 from pathlib import Path
 
 import pytest
-
-from mmdet_evonorm.testing import load_script, single_error_line, snapshot
+from helpers import single_error_line, snapshot
 
 REPO = Path(__file__).resolve().parents[2]
 MISSING_CONFIG = "missing.py"
 MISSING_CHECKPOINT = "missing.pth"
 
-#: tool -> its arguments (``{tmp}`` is the test's folder) and the path the line must name.
+#: tool -> the package function it calls (``module:name``), its arguments (``{tmp}`` is
+#: the test's folder) and the path the line must name.
 CASES = {
-    "ablate.py": (["{tmp}/missing.py", "--work-dir", "{tmp}/w"], MISSING_CONFIG),
+    "ablate.py": (
+        "mmdet_evonorm.ablation.cli:main",
+        ["{tmp}/missing.py", "--work-dir", "{tmp}/w"],
+        MISSING_CONFIG,
+    ),
     "build_nuclei_dataset.py": (
+        "mmdet_evonorm.data_builders.cli:build_nuclei",
         ["--wheel", "{tmp}/missing.whl", "--out", "{tmp}/out"],
         "missing.whl",
     ),
-    "convert_checkpoint.py": (["{tmp}/missing.pth", "{tmp}/out.pth"], MISSING_CHECKPOINT),
-    "make_synthetic_coco.py": (["{tmp}/a_file/coco"], "a_file"),
-    "mmcv_wheel.py": (["check", "{tmp}/missing_wheels", "--arch", "9.0"], "missing_wheels"),
+    "convert_checkpoint.py": (
+        "mmdet_evonorm.engine.checkpoint_cli:main",
+        ["{tmp}/missing.pth", "{tmp}/out.pth"],
+        MISSING_CHECKPOINT,
+    ),
+    "make_synthetic_coco.py": (
+        "mmdet_evonorm.data_builders.cli:make_synthetic",
+        ["{tmp}/a_file/coco"],
+        "a_file",
+    ),
     "precise_bn.py": (
+        "mmdet_evonorm.engine.cli:run_precise_bn",
         ["{tmp}/missing.py", "{tmp}/c.pth", "--out", "{tmp}/out.pth"],
         MISSING_CONFIG,
     ),
     "quickstart.py": (
+        "mmdet_evonorm.quickstart:main",
         ["--config", "{tmp}/missing.py", "--work-dir", "{tmp}/w", "--data-root", "{tmp}/d"],
         MISSING_CONFIG,
     ),
-    "summarize.py": (["{tmp}/missing_work_dirs"], "missing_work_dirs"),
-    "test.py": (["{tmp}/missing.py", "{tmp}/c.pth", "--work-dir", "{tmp}/w"], MISSING_CONFIG),
-    "train.py": (["{tmp}/missing.py", "--work-dir", "{tmp}/w"], MISSING_CONFIG),
-    "triton_compile_report.py": (["--out", "{tmp}/missing/report.md"], "report.md"),
+    "summarize.py": (
+        "mmdet_evonorm.analysis.cli:summarize",
+        ["{tmp}/missing_work_dirs"],
+        "missing_work_dirs",
+    ),
+    "test.py": (
+        "mmdet_evonorm.engine.cli:run_test",
+        ["{tmp}/missing.py", "{tmp}/c.pth", "--work-dir", "{tmp}/w"],
+        MISSING_CONFIG,
+    ),
+    "train.py": (
+        "mmdet_evonorm.engine.cli:run_train",
+        ["{tmp}/missing.py", "--work-dir", "{tmp}/w"],
+        MISSING_CONFIG,
+    ),
+    "triton_compile_report.py": (
+        "mmdet_evonorm.models.layers.evonorm_triton_report:main",
+        ["--out", "{tmp}/missing/report.md"],
+        "report.md",
+    ),
+}
+#: Tools that must run without the package, run as a process: arguments, path named.
+STANDALONE_CASES = {
+    "mmcv_wheel.py": (["check", "{tmp}/missing_wheels", "--arch", "9.0"], "missing_wheels"),
 }
 #: Tools not yet giving bad input this form, and why.
 ARGPARSE_FORM = (
@@ -72,20 +110,36 @@ def untouched(tmp_path):
 
 def test_every_tool_has_a_case():
     tools = {path.name for path in (REPO / "tools").glob("*.py")}
-    assert tools == set(CASES) | set(NOT_YET)
+    assert tools == set(CASES) | set(STANDALONE_CASES) | set(NOT_YET)
+
+
+@pytest.mark.parametrize("tool", sorted(CASES))
+def test_tool_calls_its_package_function(tool):
+    module, name = CASES[tool][0].split(":")
+    assert f"from {module} import {name}" in (REPO / "tools" / tool).read_text()
 
 
 @pytest.mark.parametrize("tool", sorted(CASES))
 def test_missing_file_is_one_error_line_and_status_2(tool, untouched, capsys, monkeypatch):
     monkeypatch.chdir(untouched)  # quickstart.py changes into the repository
-    template, named = CASES[tool]
-    main = load_script(REPO / "tools" / tool).main
+    entry, template, named = CASES[tool]
+    module, name = entry.split(":")
+    main = getattr(importlib.import_module(module), name)
+    checkout = {"repo": REPO} if "repo" in inspect.signature(main).parameters else {}
     try:
-        status = main(_argv(template, untouched))
+        status = main(_argv(template, untouched), **checkout)
     except SystemExit as exc:  # argparse
         status = exc.code
     line = single_error_line(capsys.readouterr().err)
     assert status == 2 and line.startswith("error: ") and named in line, (status, line)
+
+
+@pytest.mark.parametrize("script", sorted(STANDALONE_CASES))
+def test_standalone_tool_missing_file(script, untouched, tool):
+    template, named = STANDALONE_CASES[script]
+    run = tool(f"tools/{script}", *_argv(template, untouched))
+    line = single_error_line(run.stderr)
+    assert run.returncode == 2 and named in line, (run.returncode, line)
 
 
 @pytest.mark.parametrize("script", sorted(SHELL_CASES))

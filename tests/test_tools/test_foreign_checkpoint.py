@@ -13,9 +13,8 @@ import json
 import numpy as np
 import pytest
 import torch
+from helpers import single_error_line
 from mmengine.logging import HistoryBuffer
-
-from mmdet_evonorm.testing import single_error_line
 
 
 def _foreign_checkpoint(path):

@@ -10,8 +10,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
-from mmdet_evonorm.testing import single_error_line
+from helpers import single_error_line
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -13,11 +13,10 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
-from mmdet_evonorm.testing import load_script, single_error_line
+from helpers import import_standalone_tool, single_error_line
 
 REPO = Path(__file__).resolve().parents[2]
-mmcv_wheel = load_script(REPO / "tools/mmcv_wheel.py")
+mmcv_wheel = import_standalone_tool("mmcv_wheel")
 CUDA_SO = b"\x7fELF...libcudart.so.13\x00...-arch sm_90 -m 64 ...-arch sm_90 -m 64 "
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
+from helpers import single_error_line, snapshot
 
 from mmdet_evonorm.engine.cli import run_precise_bn
-from mmdet_evonorm.testing import build_detector, single_error_line, snapshot
+from mmdet_evonorm.testing import build_detector
 
 BN_HEADS = {
     "model.roi_head.bbox_head.type": "ConvFCBBoxHead",

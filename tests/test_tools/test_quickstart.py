@@ -1,4 +1,4 @@
-"""tools/quickstart.py: a 2-iteration smoke run, the schedule scaling, bad input."""
+"""tools/quickstart.py end to end: a 2-iteration smoke run and the untrained baseline."""
 
 from __future__ import annotations
 
@@ -8,14 +8,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from mmdet_evonorm.testing import load_script
+from mmdet_evonorm.quickstart import PICTURE, main
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def quickstart():
-    return load_script(REPO / "tools" / "quickstart.py")
 
 
 @pytest.fixture(scope="module")
@@ -36,14 +31,14 @@ def _table(out: str) -> dict[str, list[float]]:
 
 
 @pytest.mark.slow
-def test_two_iteration_smoke_run(quickstart, nuclei_root, tmp_path, monkeypatch, capsys):
+def test_two_iteration_smoke_run(nuclei_root, tmp_path, monkeypatch, capsys):
     import cv2
 
     torch.manual_seed(0)
     monkeypatch.chdir(REPO)
     work_dir = tmp_path / "work"
     argv = ["--work-dir", str(work_dir), "--data-root", str(nuclei_root), "--max-iters", "2"]
-    assert quickstart.main(argv) == 0
+    assert main(argv, repo=REPO) == 0
     out = capsys.readouterr().out
 
     from mmdet_evonorm.analysis.results_table import SEED_COLUMNS
@@ -53,58 +48,20 @@ def test_two_iteration_smoke_run(quickstart, nuclei_root, tmp_path, monkeypatch,
     assert all(len(v) == 2 and all(-1 <= x <= 1 for x in v) for v in rows.values())
     assert rows["mAP (large)"] == [-1.0, -1.0]  # every nucleus is COCO "small"
 
-    picture = cv2.imread(str(work_dir / quickstart.PICTURE))
+    picture = cv2.imread(str(work_dir / PICTURE))
     assert picture.shape == (256, 512, 3)  # ground truth | predictions, 256 px each
     checkpoint = torch.load(work_dir / "iter_2.pth", weights_only=True)
     assert checkpoint["meta"]["iter"] == 2
 
 
 @pytest.mark.slow
-def test_untrained_baseline_run(quickstart, nuclei_root, tmp_path, monkeypatch, capsys):
+def test_untrained_baseline_run(nuclei_root, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(REPO)
     work_dir = tmp_path / "work"
     argv = ["--work-dir", str(work_dir), "--data-root", str(nuclei_root), "--max-iters", "0"]
-    assert quickstart.main(argv) == 0
+    assert main(argv, repo=REPO) == 0
     rows = _table(capsys.readouterr().out)
     assert len(rows) == 12 and rows["mAP"][0] < 0.1  # random init finds (almost) nothing
     state = torch.load(work_dir / "untrained.pth", weights_only=True)["state_dict"]
     assert any(key.startswith("roi_head.mask_head") for key in state)
     assert not list(work_dir.glob("iter_*.pth"))  # nothing was trained
-
-
-def test_schedule_options_scale_every_phase(quickstart):
-    from mmengine.config import Config
-
-    cfg = Config.fromfile(REPO / quickstart.CONFIG)
-    full, warmup_end = cfg.train_cfg.max_iters, cfg.param_scheduler[0].end
-    half = cfg.copy()
-    half.merge_from_dict(quickstart.schedule_options(cfg, full // 2))
-    assert half.train_cfg.max_iters == half.default_hooks.checkpoint.interval == full // 2
-    assert half.param_scheduler[0].end == round(warmup_end / 2)
-    assert half.param_scheduler[-1].end == full // 2
-
-    cfg.merge_from_dict(quickstart.schedule_options(cfg, 2))
-    assert all(s.end > s.begin >= 0 for s in cfg.param_scheduler)
-    assert cfg.param_scheduler[-1].end == cfg.train_cfg.max_iters == 2
-
-
-def test_options_survive_the_command_line(quickstart):
-    from mmdet_evonorm.engine.cli import train_parser
-
-    options = {
-        **quickstart.nuclei_data_options("/d/nuclei"),
-        "param_scheduler.0.milestones": [3, 5],
-    }
-    args = train_parser().parse_args(["cfg.py", *quickstart.as_argv(options)])
-    assert args.cfg_options == options
-    assert options["test_evaluator.ann_file"] == "/d/nuclei/annotations/val.json"
-
-
-def test_missing_config_is_one_line(quickstart, tmp_path, monkeypatch, capsys):
-    monkeypatch.chdir(REPO)
-    work_dir = tmp_path / "work"
-    argv = ["--config", "configs/quickstart/nope.py", "--work-dir", str(work_dir)]
-    assert quickstart.main(argv) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "nope.py" in err[0]
-    assert not work_dir.exists()

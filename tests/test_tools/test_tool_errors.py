@@ -9,8 +9,7 @@ from __future__ import annotations
 import os
 
 import torch
-
-from mmdet_evonorm.testing import single_error_line
+from helpers import single_error_line
 
 
 def _single_error(run) -> str:

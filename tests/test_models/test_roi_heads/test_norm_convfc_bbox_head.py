@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from helpers import assert_xavier_uniform
 from mmdet.registry import MODELS
 from roi_heads_helpers import (
     BN,
@@ -24,7 +25,6 @@ from mmdet_evonorm.models.roi_heads.bbox_heads import (
     SepHV2BBoxHead,
     Shared2FCGNBBoxHead,
 )
-from mmdet_evonorm.testing import assert_xavier_uniform
 
 PRESETS = ["Shared2FCGNBBoxHead", "SepHBBoxHead", "SepHV2BBoxHead"]
 # COCO-size head: 256x7x7 RoIs, FC 1024, 80 classes (+ background), 4 deltas/class.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from helpers import assert_xavier_uniform
 from mmdet.models.roi_heads.mask_heads import FCNMaskHead
 from mmdet.structures.mask import BitmapMasks
 from mmengine.config import ConfigDict
@@ -21,7 +22,6 @@ from roi_heads_helpers import (
 from torch import nn
 
 from mmdet_evonorm.models.roi_heads.mask_heads import NormFCNMaskHead
-from mmdet_evonorm.testing import assert_xavier_uniform
 
 W, NUM_CLASSES = 32, 3
 
