@@ -1,9 +1,8 @@
 """The options every benchmark tool shares and the one ``main`` the tools call.
 
-A subject is a module with ``TOOL`` (its script), ``DEFAULTS`` (its defaults of the
-common options), ``run(args) -> Report`` and, where it has options of its own,
-``add_arguments(parser)`` and ``check_arguments(parser, args)`` (bad input:
-``parser.error``).
+A subject module has ``TOOL`` (its script), ``DEFAULTS`` (of the common options),
+``run(args) -> Report`` and optionally ``add_arguments(parser)`` and
+``check_arguments(parser, args)`` (bad input: ``parser.error``).
 """
 
 from __future__ import annotations

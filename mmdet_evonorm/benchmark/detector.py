@@ -1,15 +1,10 @@
 """One detector config, ready to measure: model, optimizer, batch and RoI budget.
 
-:class:`ModelBench` builds a config's model with random weights (``backbone.init_cfg=None``:
-nothing is downloaded) or a checkpoint's, and offers the two steps a user pays for:
-``train`` = ``model.train_step`` (the config's optimizer at lr 0, so the detections stay
-the same from step to step) and ``infer`` = ``model.test_step`` (RPN, NMS, heads, mask
-pasting). :class:`BenchmarkInput` is the batch (``mmdet.testing.demo_mm_inputs``, seeded)
-and the RoI budget: the recipe's per-image RoI counts (1000 proposals, 128 sampled RoIs,
-100 detections) scale with the input's area over the recipe's test scale (576x768), at
-most 1, so backbone and per-RoI costs keep their proportions on a small input; the test
-score threshold is 0, so every model keeps ``max_per_img`` detections whatever its random
-initialisation scores, as a trained model mostly does on COCO.
+The steps are ``model.train_step`` (the config's optimizer at lr 0: the same detections
+every step) and ``model.test_step``. On a small input the recipe's per-image RoI counts
+scale with its area (so backbone and per-RoI costs keep their proportions), and the test
+score threshold is 0 (every model keeps ``max_per_img`` detections, as a trained one
+mostly does on COCO, whatever its random weights score). See docs/benchmarks_rows.md.
 """
 
 from __future__ import annotations
@@ -98,7 +93,7 @@ def add_input_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def input_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> BenchmarkInput:
-    """The input of :func:`add_input_arguments`' options (``parser.error`` on --amp on CPU)."""
+    """The :class:`BenchmarkInput` of :func:`add_input_arguments`' options (``--amp``: CUDA)."""
     if args.amp and args.device != "cuda":
         parser.error("--amp needs --device cuda")
     return BenchmarkInput(*args.input, args.batch, args.objects, args.roi_scale, args.score_thr)
@@ -162,18 +157,9 @@ def dataset_batch(cfg: Config, num_images: int) -> dict:
 
 
 class ModelBench:
-    """One config's model, optimizer and batch, ready to time.
-
-    Args:
-        cfg: A config from :func:`load_config`.
-        inp: The batch and RoI budget.
-        device: 'cpu' or 'cuda'.
-        amp: Mixed precision (CUDA only): ``AmpOptimWrapper`` for training,
-            ``torch.autocast`` for inference.
-        checkpoint: Trained weights to load (strictly) instead of the random ones. Time
-            only inference then: a train step, even at lr 0, updates BN statistics.
-        batch: The batch to run (e.g. :func:`dataset_batch`); default: ``inp``'s.
-    """
+    """``cfg``'s model (random weights, or ``checkpoint``'s: time only inference then, as a
+    train step moves BN statistics), optimizer and ``batch`` (default: ``inp``'s); ``amp``:
+    ``AmpOptimWrapper`` and float16 autocast (CUDA)."""
 
     def __init__(
         self,

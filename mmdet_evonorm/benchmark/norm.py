@@ -1,14 +1,11 @@
 """EvoNorm-S0 against BN+ReLU and GN+ReLU: time, bandwidth and saved memory.
 
-Per shape and dtype the candidates (:func:`build_candidates`) take turns in train mode
-on one random input: forward+backward (``torch.autograd.grad`` for the input and every
-parameter) and a forward under ``torch.no_grad()``; saved: the distinct non-parameter
-storages the forward keeps for backward. Each also as a ratio to GN+ReLU and as GB/s
-under :data:`BYTE_MODEL` against a copy measured in the same run. Targets
-(:func:`checks`): fwd+bwd at most GN+ReLU's time and saved memory at most half of it at
-every 4-D shape; on CUDA also fwd+bwd at FPN P3 in bf16 at 70 % of the copy bandwidth or
-more; a ratio passes if its printed value does. Needs torch only (no mmcv). Candidates
-and protocol: docs/benchmarks.md.
+Train-mode forward+backward, no-grad forward and the bytes saved for backward of each
+candidate, as ratios to GN+ReLU and as GB/s under :data:`BYTE_MODEL` against a copy.
+Targets (:func:`checks`; a ratio passes if its printed value does): fwd+bwd at most
+GN+ReLU's time and saved memory at most half of it at every 4-D shape; on CUDA also
+fwd+bwd at FPN P3 in bf16 at 70 % of the copy bandwidth or more. Needs torch only (no
+mmcv). Candidates and protocol: docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -62,17 +59,6 @@ HEADER = (
     "shape", "dtype", "layer", "fwd ms", "x GN+ReLU", "fwd GB/s", "% of copy",
     "fwd+bwd ms", "x GN+ReLU", "fwd+bwd GB/s", "% of copy", "saved MiB", "x GN+ReLU",
 )  # fmt: skip
-
-
-class _As4d(nn.Module):
-    """Feed a 4-D-only layer a 2-D [N, C] input as [N, C, 1, 1]."""
-
-    def __init__(self, layer: nn.Module) -> None:
-        super().__init__()
-        self.layer = layer
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.layer(x[..., None, None]).flatten(1) if x.dim() == 2 else self.layer(x)
 
 
 class CompiledFormula(nn.Module):
@@ -134,8 +120,10 @@ class _Forced(nn.Module):
             return self.norm(x)
 
 
-def build_candidates(channels: int, two_d: bool, device: str) -> dict[str, nn.Module]:
-    """The layers to compare, by name."""
+def build_candidates(
+    channels: int, two_d: bool, device: str, dtype: torch.dtype
+) -> dict[str, nn.Module]:
+    """The layers to compare, by name, in train mode on ``device`` in ``dtype``."""
     bn = nn.BatchNorm1d if two_d else nn.BatchNorm2d
     layers = {
         "BN+ReLU": nn.Sequential(bn(channels), nn.ReLU(inplace=True)),
@@ -145,9 +133,11 @@ def build_candidates(channels: int, two_d: bool, device: str) -> dict[str, nn.Mo
     }
     if device == "cuda":
         layers["compiled formula"] = CompiledFormula(channels)
-    elif (timm_cls := load_timm_evonorm2d_s0()) is not None:
-        layers["timm EvoNorm2dS0"] = _As4d(timm_cls(channels))
-    return layers
+    elif (timm_cls := load_timm_evonorm2d_s0()) is not None:  # 4-D only: 2-D as [N, C, 1, 1]
+        timm = timm_cls(channels)
+        as_4d = (nn.Unflatten(1, (channels, 1, 1)), timm, nn.Flatten(1))
+        layers["timm EvoNorm2dS0"] = nn.Sequential(*as_4d) if two_d else timm
+    return {name: layer.to(device=device, dtype=dtype).train() for name, layer in layers.items()}
 
 
 def saved_bytes(layer: nn.Module, x: torch.Tensor) -> int:
@@ -182,10 +172,7 @@ def measure(shape: tuple[int, ...], dtype: torch.dtype, args) -> dict[str, dict]
     torch.manual_seed(0)
     x = torch.randn(shape, device=args.device, dtype=dtype, requires_grad=True)
     grad = torch.randn(shape, device=args.device, dtype=dtype)
-    layers = build_candidates(shape[1], len(shape) == 2, args.device)
-    layers = {
-        name: layer.to(device=args.device, dtype=dtype).train() for name, layer in layers.items()
-    }
+    layers = build_candidates(shape[1], len(shape) == 2, args.device, dtype)
     steps = {
         name: {
             "train": partial(_train_step, layer, x, grad),

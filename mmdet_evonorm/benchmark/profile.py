@@ -64,7 +64,7 @@ def profile_steps(
     tables = {}
     for step, fn in bench.steps(steps).items():
         with _labelled(bench.model), profile(activities=activities) as prof:
-            wall = time_call(fn, bench.device)[0].wall
+            wall = time_call(fn, bench.device).wall
         events = prof.key_averages()
         labels = [
             (e, "forward, inclusive", e.cpu_time_total) for e in events if e.key.startswith(LABELS)

@@ -1,13 +1,10 @@
 """Cost of every ablation row in one process, with ratios against row B1.
 
-Every row's model (:data:`mmdet_evonorm.rows.ROWS`; rows with identical model and
-optimizer configs share one) is built once and gets one untimed train step and inference
-pass (peak memory; the warm-up); then the models take turns (:mod:`.detector` steps).
-``--checkpoint ROW=PATH[,CONFIG] ...`` times trained models' inference instead, on the
-first ``--batch`` images of their shared test set, through ``ScoreGatedRoIHead``
-(``--ungated ROW ...``: also ``StandardRoIHead``), counting the box heads' RoIs. Targets
-(:data:`TARGETS`) are judged on CPU time on a CPU, GPU time on a GPU. Protocol, results
-and findings: docs/benchmarks_rows.md.
+Rows with identical model and optimizer configs share one model; each model's first
+untimed pass measures peak memory. ``--checkpoint`` times trained models' inference on
+their shared test set instead (``ScoreGatedRoIHead``; ``--ungated``: also
+``StandardRoIHead``). Targets (:data:`TARGETS`) are judged on CPU time on a CPU, GPU time
+on a GPU. Protocol, results and findings: docs/benchmarks_rows.md.
 """
 
 from __future__ import annotations
@@ -127,9 +124,11 @@ def build_benches(
     return benches, owner
 
 
-def build_trained_benches(args: argparse.Namespace) -> dict[str, detector.ModelBench]:
+def build_trained_benches(
+    args: argparse.Namespace,
+) -> tuple[dict[str, detector.ModelBench], dict[str, str]]:
     """One bench per ``--checkpoint`` row (score-gated) and per ``--ungated`` twin, all
-    on the same first ``--batch`` images of the shared test set."""
+    on the same first ``--batch`` images of the shared test set; ``{name: name}``."""
     benches, batch, first = {}, None, None
     for row in (r.id for r in ROWS if r.id in args.rows):
         checkpoint, config = args.checkpoints[row]
@@ -152,7 +151,7 @@ def build_trained_benches(args: argparse.Namespace) -> dict[str, detector.ModelB
             benches[name] = detector.ModelBench(
                 cfg, args.inp, args.device, args.amp, checkpoint, batch
             )
-    return benches
+    return benches, {name: name for name in benches}
 
 
 def test_set(cfg) -> str:
@@ -164,11 +163,8 @@ def test_set(cfg) -> str:
 def measure(args: argparse.Namespace) -> tuple[dict, dict[str, str], dict[str, dict]]:
     """``{model: figures}`` (with ``times``: ``{step: Series}``), ``{row: model}`` and
     ``{row: {step: profile table}}``."""
-    if args.checkpoints:
-        benches, steps = build_trained_benches(args), ("infer",)
-        owner = {name: name for name in benches}
-    else:
-        (benches, owner), steps = build_benches(args), detector.STEPS
+    benches, owner = (build_trained_benches if args.checkpoints else build_benches)(args)
+    steps = ("infer",) if args.checkpoints else detector.STEPS
     results = {}
     for name, bench in benches.items():
         progress(f"{name}: untimed pass (warm-up; memory or RoI counts)")

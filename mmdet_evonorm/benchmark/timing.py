@@ -1,10 +1,9 @@
 """The clock, the rotated rounds and the statistics every benchmark shares.
 
-A :class:`Sample` keeps ``wall`` (CUDA events on a GPU: the GPU time of the work the
-call queued) and ``cpu`` (CPU seconds of this process, all threads: on a shared CPU it
-hardly depends on the other processes' load); :func:`judged` names the one that decides
-on a device. In :func:`rotated_rounds` subjects take turns, each round starting one
-later, so a change of load hits them alike; :func:`compare` takes same-round ratios.
+On a GPU the judged time is CUDA events around the call, on a CPU the CPU time of this
+process (it hardly depends on other processes' load); the wall clock is kept too.
+Subjects take turns in rotated rounds, so a change of load hits them alike, and are
+compared by same-round ratios (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -45,22 +44,22 @@ def clock_label(device: torch.device | str, clock: str | None = None) -> str:
     return "GPU time (CUDA events)" if judged(device) == "wall" else "wall-clock time"
 
 
-def time_call(fn: Callable[[], object], device: torch.device | str) -> tuple[Sample, object]:
-    """One ``fn()`` on ``device``: its :class:`Sample` and what it returned."""
+def time_call(fn: Callable[[], object], device: torch.device | str) -> Sample:
+    """The :class:`Sample` of one ``fn()`` on ``device``."""
     cuda = judged(device) == "wall"
     if cuda:
         torch.cuda.synchronize(device)
         start, end = (torch.cuda.Event(enable_timing=True) for _ in range(2))
         start.record()
     wall, cpu = time.perf_counter(), time.process_time()
-    out = fn()
+    fn()
     if cuda:
         end.record()
         end.synchronize()
         seconds = start.elapsed_time(end) / 1e3
     else:
         seconds = time.perf_counter() - wall
-    return Sample(seconds, time.process_time() - cpu), out
+    return Sample(seconds, time.process_time() - cpu)
 
 
 def rotated_rounds(
@@ -78,7 +77,7 @@ def rotated_rounds(
         tag = "warm-up" if index < warmup else f"round {index - warmup + 1}/{rounds}"
         shift = index % len(names)
         for name in names[shift:] + names[:shift]:
-            samples = {step: time_call(fn, device)[0] for step, fn in subjects[name].items()}
+            samples = {step: time_call(fn, device) for step, fn in subjects[name].items()}
             for step, sample in samples.items() if index >= warmup else ():
                 times[name][step].wall.append(sample.wall)
                 times[name][step].cpu.append(sample.cpu)
