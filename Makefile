@@ -15,7 +15,7 @@ help:
 	@echo "make ablation-bn BN vs EvoNorm-S0 box heads on the nuclei folds, 3 evaluation arms (~3 h on 2 cores)"
 	@echo "make venv        only build .venv/ (torch, mmcv with ops, mmengine, mmdet)"
 
-$(STAMP): tools/setup_env.sh requirements/*.txt pyproject.toml
+$(STAMP): tools/setup_env.sh tools/cuda_home.sh requirements/*.txt pyproject.toml
 	PYTHON=$(PYTHON) bash tools/setup_env.sh
 	@touch $@
 
