@@ -39,7 +39,7 @@ from mmdet_evonorm.data_builders.nuclei import ensure_nuclei_dataset
 from mmdet_evonorm.engine.cli import run_test, run_train
 from mmdet_evonorm.engine.threads import choose_threads
 from mmdet_evonorm.evaluation import COCO_STAT_NAMES
-from mmdet_evonorm.presets import nuclei_data_options, schedule_options
+from mmdet_evonorm.sizing import nuclei_data_options, schedule_options
 
 DESCRIPTION = (
     "``make quickstart``: train and evaluate a CPU-sized Mask R-CNN on the embedded nuclei set."

@@ -8,8 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from mmdet_evonorm.engine.cli import train_parser
-from mmdet_evonorm.presets import nuclei_data_options
 from mmdet_evonorm.quickstart import as_argv, main
+from mmdet_evonorm.sizing import nuclei_data_options
 
 REPO = Path(__file__).resolve().parents[1]
 

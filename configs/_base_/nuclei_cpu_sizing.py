@@ -1,6 +1,6 @@
-# The CPU sizing of any row on the embedded nuclei set (docs/quickstart.md): what
-# `make quickstart` applies to C4 (configs/quickstart/) and
-# `tools/ablate.py --preset nuclei` to every row (mmdet_evonorm/presets/nuclei_cpu.py).
+# The CPU sizing of any row on the embedded nuclei set (docs/quickstart.md), applied by
+# one function, mmdet_evonorm/sizing/nuclei_cpu.py: to C4 by the quickstart config
+# (configs/quickstart/) and to every row by `tools/ablate.py --preset nuclei`.
 # Not a runnable config: each section of `nuclei_cpu` is merged onto the row's, the row's
 # test pipeline gets `upscale` for its Resize, and the LR schedule is left to the caller.
 width = 64

@@ -10,29 +10,16 @@
 # (`tools/ablate.py B1 --preset nuclei` keeps each row's own LR schedule instead of the
 # quickstart's below.)
 from mmengine.config import read_base
+from mmengine.config.config import import_modules_from_strings
 
 with read_base():
-    from .._base_.nuclei_cpu_sizing import nuclei_cpu, upscale
     from ..mask_rcnn_fpn3_sephv2_evonorm_cosine import *
 
-data_root = nuclei_cpu.data_root
-metainfo = nuclei_cpu.metainfo
-model.merge(nuclei_cpu.model)
-train_pipeline = nuclei_cpu.train_pipeline
-# the row's test pipeline with its fixed-scale Resize swapped for the 2x upscaling
-test_pipeline = [upscale if step["type"] == "Resize" else step for step in test_pipeline]
-train_dataloader.merge(nuclei_cpu.train_dataloader)
-val_dataloader.merge(nuclei_cpu.val_dataloader)
-val_dataloader.dataset.pipeline = test_pipeline
-test_dataloader = val_dataloader
-val_evaluator.merge(nuclei_cpu.val_evaluator)
-test_evaluator = val_evaluator
-optim_wrapper.merge(nuclei_cpu.optim_wrapper)
-auto_scale_lr.merge(nuclei_cpu.auto_scale_lr)
-default_hooks.merge(nuclei_cpu.default_hooks)
-log_processor.merge(nuclei_cpu.log_processor)
-randomness = nuclei_cpu.randomness
-del nuclei_cpu, upscale
+# The sizing, applied while this file is read by the one function that also sizes every
+# `tools/ablate.py --preset nuclei` run (mmdet_evonorm/sizing/nuclei_cpu.py; the import
+# above is a real one, see _base_/default_runtime.py): the row's sections merged with
+# ../_base_/nuclei_cpu_sizing.py, its test pipeline's Resize swapped for the 2x upscaling.
+globals().update(import_modules_from_strings("mmdet_evonorm.sizing").nuclei_cpu_sections(globals()))
 
 # The quickstart's own schedule: 400 iterations, 50 of warm-up, cosine.
 max_iters = 400

@@ -3,7 +3,7 @@
 A run is one row x fold x seed, named ``<row>_fold<k>_seed<s>``; its config is the
 row's own config file (any style, loaded by mmengine) with the preset applied:
 
-* ``nuclei`` (CPU): :func:`~mmdet_evonorm.presets.apply_nuclei_cpu_sizing` on the
+* ``nuclei`` (CPU): :func:`~mmdet_evonorm.sizing.apply_nuclei_cpu_sizing` on the
   fold's nuclei set (``data_builders/nuclei.py``: fold ``k`` validates on quadrant ``k``),
   then the row's own LR schedule scaled to ``--iters``;
 * ``coco`` (GPU): the full-size row on its COCO data, its schedule scaled by
@@ -24,13 +24,13 @@ from pathlib import Path
 from mmengine.config import Config
 
 from mmdet_evonorm.checks import BadInputError
-from mmdet_evonorm.presets import (
+from mmdet_evonorm.rows import ROWS, configs_dir, row_for_config
+from mmdet_evonorm.sizing import (
     apply_nuclei_cpu_sizing,
     scaled_max_iters,
     schedule_options,
     train_subset_options,
 )
-from mmdet_evonorm.rows import ROWS, configs_dir, row_for_config
 
 PRESETS = ("nuclei", "coco")
 

@@ -7,7 +7,7 @@ import torch
 from mmengine.config import Config
 from mmengine.optim.scheduler import CosineAnnealingLR, LinearLR, MultiStepLR
 
-from mmdet_evonorm.presets import scaled_max_iters, schedule_options, train_subset_options
+from mmdet_evonorm.sizing import scaled_max_iters, schedule_options, train_subset_options
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 B1 = CONFIGS / "mask_rcnn_fpn3_evonorm.py"

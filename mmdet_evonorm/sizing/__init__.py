@@ -6,11 +6,12 @@ Both work on loaded :class:`mmengine.config.Config` objects, so the style of the
 config files does not matter.
 """
 
-from .nuclei_cpu import apply_nuclei_cpu_sizing, nuclei_data_options
+from .nuclei_cpu import apply_nuclei_cpu_sizing, nuclei_cpu_sections, nuclei_data_options
 from .schedule import scaled_max_iters, schedule_options, train_subset_options
 
 __all__ = [
     "apply_nuclei_cpu_sizing",
+    "nuclei_cpu_sections",
     "nuclei_data_options",
     "scaled_max_iters",
     "schedule_options",

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from mmengine.config import Config
 
-from mmdet_evonorm.presets import apply_nuclei_cpu_sizing, schedule_options
+from mmdet_evonorm.sizing import apply_nuclei_cpu_sizing, schedule_options
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIGS = REPO / "configs"
