@@ -100,12 +100,14 @@ def _runs(label: str, aps: dict[str, float]) -> list[RunResult]:
 
 def test_arms_and_paired_differences_match_runs_by_fold_and_seed():
     keys = ["fold0_seed0", "fold0_seed1", "fold1_seed0"]
-    bn = RowRuns("C3-cosine", "bn.py", _runs("C3-cosine", dict(zip(keys, [0.1, 0.2, 0.3]))))
+    bn = RowRuns(
+        "C3-cosine", "bn.py", _runs("C3-cosine", dict(zip(keys, [0.1, 0.2, 0.3], strict=True)))
+    )
     bn.arms = {
-        "precise_bn": _runs("C3-cosine", dict(zip(keys, [0.15, 0.25, 0.40]))),
-        "batch_stats": _runs("C3-cosine", dict(zip(keys[:2], [0.3, 0.3]))),
+        "precise_bn": _runs("C3-cosine", dict(zip(keys, [0.15, 0.25, 0.40], strict=True))),
+        "batch_stats": _runs("C3-cosine", dict(zip(keys[:2], [0.3, 0.3], strict=True))),
     }
-    evo = RowRuns("C2", "evo.py", _runs("C2", dict(zip(keys[::-1], [0.5, 0.4, 0.2]))))
+    evo = RowRuns("C2", "evo.py", _runs("C2", dict(zip(keys[::-1], [0.5, 0.4, 0.2], strict=True))))
     evo.arms_skipped = True
     arms = render_arms_table([bn, evo])
     line = next(x for x in arms.splitlines() if x.startswith("|C3-cosine|bbox|"))
