@@ -37,9 +37,14 @@ def publish(written: str, path: str) -> None:
     fsync_path(osp.dirname(osp.abspath(path)))
 
 
+def write_bytes_atomic(path: str, data: bytes) -> None:
+    """Replace (or create) the file ``path`` so that it never holds partial content."""
+    written = osp.join(osp.dirname(osp.abspath(path)), temp_name(osp.basename(path)))
+    with open(written, "wb") as file:
+        file.write(data)
+    publish(written, path)
+
+
 def write_text_atomic(path: str, text: str) -> None:
     """Replace the text file ``path`` so that it never holds partial content."""
-    written = osp.join(osp.dirname(path), temp_name(osp.basename(path)))
-    with open(written, "w", encoding="utf-8") as file:
-        file.write(text)
-    publish(written, path)
+    write_bytes_atomic(path, text.encode("utf-8"))

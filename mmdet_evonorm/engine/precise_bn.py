@@ -202,7 +202,7 @@ def precise_bn_checkpoint(
     from ..checks.builds import build_model_up_front
     from ..checks.checkpoints import check_checkpoint, check_checkpoint_fits
     from ..checks.files import check_new_file
-    from .atomic_files import publish, temp_name
+    from .atomic_files import write_bytes_atomic
     from .safe_checkpoint import check_weights_only
 
     check_new_file(out, "--out")
@@ -233,12 +233,8 @@ def precise_bn_checkpoint(
     checkpoint["meta"] = meta
     buffer = io.BytesIO()
     torch.save(checkpoint, buffer)
-    folder = osp.dirname(osp.abspath(out))
-    os.makedirs(folder, exist_ok=True)
-    written = osp.join(folder, temp_name(osp.basename(out)))
-    with open(written, "wb") as file:
-        file.write(buffer.getvalue())
-    publish(written, out)
+    os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
+    write_bytes_atomic(out, buffer.getvalue())
     log(f"precise BN: wrote {out}")
 
 
