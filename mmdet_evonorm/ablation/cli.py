@@ -19,6 +19,7 @@ Exit status: 0 done, 1 some run failed, 2 bad input.
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 import time
@@ -85,7 +86,11 @@ def parse_args(argv: list[str] | None, repo: Path) -> argparse.Namespace:
     return args
 
 
-def header(args: argparse.Namespace, argv: list[str], wall: float, failures: list[str]) -> str:
+def header(
+    args: argparse.Namespace, argv: list[str], wall: float, load: float, failures: list[str]
+) -> str:
+    """The settings, wall time, machine and load (1-minute average at the start, ``load``,
+    and at the end) above the tables."""
     schedule = (
         f"{args.iters} iterations per run"
         if args.preset == "nuclei"
@@ -100,6 +105,8 @@ def header(args: argparse.Namespace, argv: list[str], wall: float, failures: lis
         "- cells: mean ± sample std over the row's runs; Δ: difference of mean mAP",
         f"- wall time of the last invocation: {wall / 60:.1f} min ({args.jobs} job(s))",
         f"- machine: {machine_description()}",
+        f"- load: 1-minute load average {load:.1f} at the start, {os.getloadavg()[0]:.1f} at "
+        f"the end ({os.cpu_count()} logical CPUs; other work slows the runs, not their results)",
     ]
     lines += [f"- failed: {line}" for line in failures]
     return "\n".join(lines) + "\n\n"
@@ -109,7 +116,7 @@ def main(argv: list[str] | None = None, *, repo: Path) -> int:
     """Run ``tools/ablate.py`` with ``argv`` (default: the command line) from checkout ``repo``."""
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv, repo)
-    start = time.monotonic()
+    start, load = time.monotonic(), os.getloadavg()[0]
     preset = Preset(
         args.preset,
         args.data_root.resolve(),
@@ -129,8 +136,8 @@ def main(argv: list[str] | None = None, *, repo: Path) -> int:
     choose_threads(args.jobs, args.threads, log=say)
     failures = execute_plan(plan, args.jobs, say)
     table = [collect_row(plan, row) for row in rows]
-    text = header(args, argv, time.monotonic() - start, failures) + render_ablation_tables(table)
-    text += "\n" + render_arms_table(table)
+    text = header(args, argv, time.monotonic() - start, load, failures)
+    text += render_ablation_tables(table) + "\n" + render_arms_table(table)
     if len(table) > 1:
         text += "\n" + render_paired_differences(table)
     print(text, flush=True)
