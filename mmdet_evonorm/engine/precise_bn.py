@@ -53,7 +53,12 @@ def bn_layers(model: nn.Module, scope: str | None = DEFAULT_SCOPE) -> dict[str, 
     first: a frozen backbone (``norm_eval=True``) then keeps its BN layers in eval
     mode, and they are not chosen.
     """
-    root = model.get_submodule(scope) if scope else model
+    try:
+        root = model.get_submodule(scope) if scope else model
+    except AttributeError:
+        raise NoBatchNormError(
+            f"the model has no module {scope!r} (a RoI head); choose another --scope"
+        ) from None
     prefix = f"{scope}." if scope else ""
     return {
         prefix + name: module

@@ -107,6 +107,8 @@ def test_frozen_or_missing_bn_is_refused(model):
         update_bn_stats(model, batches(1), 1)
     plain = build_detector(get_tiny_mask_rcnn_cfg()).train()  # FC box head, no-norm mask head
     assert bn_layers(plain) == {}
+    with pytest.raises(NoBatchNormError, match="no module 'rpn'"):
+        bn_layers(plain, "rpn")
 
 
 def test_hook_runs_at_the_last_iteration_and_every_interval(model):
