@@ -69,8 +69,11 @@ def choose_threads(
         cores, busy = usable_cores(), busy_cores()
         free = max(1, cores - round(busy))
         threads = max(1, free // runs)
-        why = f"{free} of {cores} cores free (busy {busy:.1f}), {runs} run(s) at once"
+        why = (
+            f"{free} of {cores} cores free (busy {busy:.1f}), {runs} run(s) at once; "
+            "--threads or OMP_NUM_THREADS overrides"
+        )
     os.environ["OMP_NUM_THREADS"] = str(threads)
     torch.set_num_threads(threads)
-    log(f"threads: {threads} intra-op thread(s) per run ({why}; set OMP_NUM_THREADS to override)")
+    log(f"threads: {threads} intra-op thread(s) per run ({why})")
     return threads
